@@ -1,0 +1,184 @@
+"""The steps of the reading dialog, one small function each, in the order the service card asks."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Callable
+
+from dialogs.ids import CodedError, parse_electricity_bill_id, parse_national_id, parse_tracking_number
+from dialogs.jalali import parse_reading_date, to_jalali_str
+from dialogs.model import Inbound, Outcome, Rules, Session
+from dialogs.text import clean_free_text, compact_number
+
+
+class Reject(CodedError):
+    """An answer that fails a check: the reply names the problem and asks again."""
+
+
+def prompt(session: Session, rules: Rules) -> str:
+    cat, lang, step = rules.catalogue, session["lang"], session["step"]
+    if step == "reading":
+        name, digits, _, last = _register(session)
+        key = "ask_demand" if name == "demand" else "ask_reading"
+        return cat.text(key, lang, register=cat.register(name, lang), digits=digits, last=last or "-")
+    if step == "confirm":
+        return summary(session, rules)
+    return cat.text(f"ask_{step}", lang)
+
+
+def help_text(session: Session, rules: Rules) -> str:
+    cat, lang, step = rules.catalogue, session["lang"], session["step"]
+    if step == "reading":
+        return cat.text("help_reading", lang, register=cat.register(_register(session)[0], lang))
+    return cat.text(f"help_{step}", lang)
+
+
+def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: Rules) -> Outcome:
+    """Apply one answer to the current step; a rejected answer keeps everything already given."""
+    session["media"].extend({"url": m.url, "content_type": m.content_type, "step": session["step"]}
+                             for m in inbound.media)
+    if inbound.media and not text:
+        if session["step"] != "receipt":
+            return Outcome(session, [rules.catalogue.text("media_kept", session["lang"]), prompt(session, rules)])
+        text = "0"
+    try:
+        return HANDLERS[session["step"]](session, text, inbound, now, rules)
+    except CodedError as err:
+        return Outcome(session, [_error(err, session["lang"], rules) + "\n" + prompt(session, rules)])
+
+
+def _error(err: CodedError, lang: str, rules: Rules) -> str:
+    params = dict(err.params)
+    if "service" in params:
+        params["service"] = rules.catalogue.service(params["service"], lang)
+    return rules.catalogue.text(f"err_{err.code}", lang, **params)
+
+
+def _next(session: Session, step: str, rules: Rules) -> Outcome:
+    session["step"] = step
+    return Outcome(session, [prompt(session, rules)])
+
+
+def _bill(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    bill = parse_electricity_bill_id(text)
+    session["answers"]["bill_id"] = bill.value
+    return Outcome(session, [], query={"kind": "bill", "bill_id": bill.value})
+
+
+def bill_found(session: Session | None, meter: dict[str, Any] | None, rules: Rules) -> Outcome:
+    """The subscriber system answered the bill lookup: ask for the meter's registers, or for the bill again."""
+    if session is None:
+        return Outcome(None, [])
+    if meter is None:
+        session["answers"].pop("bill_id", None)
+        return Outcome(session, [_error(Reject("bill_unknown"), session["lang"], rules) + "\n" + prompt(session, rules)])
+    session["meter"] = meter
+    return _next(session, "nid", rules)
+
+
+def _nid(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    session["answers"]["national_id"] = parse_national_id(compact_number(text))
+    session["ri"] = 0
+    return _next(session, "reading", rules)
+
+
+def _register(session: Session) -> list[Any]:
+    return session["meter"]["regs"][session["ri"]]
+
+
+_NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?")  # ASCII only: \d would store fullwidth or Devanagari digits
+
+
+def parse_reading(text: str, name: str, digits: int, decimals: int) -> str:
+    """A register value: whole digits no longer than the register, decimals only where it has them."""
+    match = _NUMBER.fullmatch(compact_number(text))
+    if not match or (match.group(2) and not decimals):
+        raise Reject("demand" if name == "demand" else "digits")
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(whole) > digits or len(frac) > decimals:
+        raise Reject("demand" if name == "demand" else "reading_length", digits=str(digits))
+    return f"{whole}.{frac}" if frac else whole
+
+
+def _reading(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    name, digits, decimals, _ = _register(session)
+    session["answers"].setdefault("readings", {})[name] = parse_reading(text, name, digits, decimals)
+    session["ri"] += 1
+    if session["ri"] < len(session["meter"]["regs"]):
+        return _next(session, "reading", rules)
+    del session["ri"]
+    return _next(session, "date", rules)
+
+
+def _date(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    last = session["meter"].get("last_date")
+    not_before = date.fromisoformat(last) if last else None
+    session["answers"]["reading_date"] = parse_reading_date(text, now.date(), not_before).isoformat()
+    return _next(session, "desc", rules)
+
+
+def _desc(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    free = clean_free_text(inbound.text)
+    if len(free) > rules.description_max:
+        raise Reject("desc_long", max=str(rules.description_max))
+    session["answers"]["description"] = "" if text == "0" else free
+    return _next(session, "receipt", rules)
+
+
+def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    ref = compact_number(text)
+    if ref != "0" and not re.fullmatch("[0-9]{4,20}", ref):  # not isdigit(): it accepts superscripts
+        raise Reject("receipt")
+    session["answers"]["receipt_reference"] = "" if ref == "0" else ref
+    return _next(session, "confirm", rules)
+
+
+def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    lang = session["lang"]
+    if text == "2":
+        fresh = {**session, "id": inbound.message_id or session["id"], "step": "bill", "answers": {}, "media": []}
+        fresh.pop("meter", None)
+        return Outcome(fresh, [rules.catalogue.text("restart", lang) + " " + prompt(fresh, rules)])
+    if text != "1":
+        raise Reject("confirm")
+    request = {**session["answers"], "dialog_id": session["id"], "mobile": inbound.sender, "language": lang,
+               "attachments": session["media"], "registers": [r[0] for r in session["meter"]["regs"]],
+               "confirmed_at": now.isoformat(timespec="seconds")}
+    return Outcome(None, [rules.catalogue.text("confirmed", lang)], effects=[{"type": "finish_request", "request": request}])
+
+
+HANDLERS: dict[str, Callable[[Session, str, Inbound, datetime, Rules], Outcome]] = {
+    "bill": _bill, "nid": _nid, "reading": _reading, "date": _date,
+    "desc": _desc, "receipt": _receipt, "confirm": _confirm,
+}
+
+
+def summary(session: Session, rules: Rules) -> str:
+    cat, lang, a = rules.catalogue, session["lang"], session["answers"]
+    readings = "\n".join(f"{cat.register(n, lang)} {v}" for n, v in a["readings"].items())
+    return cat.text("summary", lang, bill=a["bill_id"], nid4=a["national_id"][-4:], readings=readings,
+                    date=to_jalali_str(date.fromisoformat(a["reading_date"])))
+
+
+def inquire(session: Session | None, rest: str, sender: str, lang: str, rules: Rules) -> Outcome:
+    """INQUIRE alone lists the phone's requests; INQUIRE <number> asks for one (checked for typos first)."""
+    tracking = None
+    if rest:
+        try:
+            tracking = parse_tracking_number(compact_number(rest))
+        except CodedError as err:
+            return Outcome(session, [_error(err, lang, rules)])
+    return Outcome(session, [], query={"kind": "status", "phone": sender, "tracking": tracking, "lang": lang})
+
+
+def status_replies(query: dict[str, Any], found: list[dict[str, str]], rules: Rules) -> list[str]:
+    """Status lines for the phone's own requests; a stranger's number reads exactly like a missing one."""
+    cat, lang = rules.catalogue, query["lang"]
+    if not found:
+        return [cat.text("not_found" if query["tracking"] else "no_requests", lang)]
+    lines = [cat.text("status", lang, tracking=r["tracking_number"], status=cat.status(r["status"], lang),
+                      date=r["updated_jalali"]) for r in found[:3]]
+    if query["tracking"]:
+        return lines[:1]
+    return [cat.text("status_list", lang, lines="\n".join(lines))]
+

@@ -1,0 +1,168 @@
+"""`kontor`: web, worker, up (all in one, local), phone (a terminal phone), migrate, requests export, jobs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sms_gateway.settings import ConfigError, Settings, config_path, load
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = config_path(args.config)
+    os.environ["KONTOR_CONFIG"] = str(path.resolve())
+    return load(path)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage.db import upgrade
+
+    upgrade(_settings(args).database_url)
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from sms_gateway.serve import KontorWeb
+    from storage.db import upgrade
+
+    settings = _settings(args)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    KontorWeb(settings).run()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from rq import SimpleWorker
+
+    from sms_gateway import runtime
+    from storage.db import upgrade
+
+    settings = _settings(args)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    services = runtime.from_environment()
+    # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes hundreds a second.
+    worker = SimpleWorker([services.queue], connection=services.redis)
+    worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Embedded Redis, migrations, web and worker; Ctrl-C or SIGTERM stops them all."""
+    from sms_gateway import embedded_redis
+    from storage.db import upgrade
+
+    settings = _settings(args)
+    redis_proc = None
+    if settings.embedded_redis:
+        redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
+    children: list[subprocess.Popen] = []
+    try:
+        upgrade(settings.database_url)
+        base = [sys.executable, "-m", "sms_gateway.cli"]
+        for role in ("web", "worker"):
+            # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
+            children.append(subprocess.Popen(base + [role, "--config", settings.source, "--no-migrate"],
+                                             start_new_session=True))
+        print(f"Kontor is up: webhook http://{settings.server.host}:{settings.server.port}/sms/twilio"
+              f" — try: kontor phone --from +989121234567 --config {settings.source}", flush=True)
+        _wait(children)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_proc is not None:
+            embedded_redis.stop(redis_proc)
+    return 0
+
+
+def _wait(children: list[subprocess.Popen]) -> None:
+    stop = {"now": False}
+
+    def on_signal(signum, frame):  # type: ignore[no-untyped-def]
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop["now"]:
+        if any(child.poll() is not None for child in children):
+            print("a Kontor process exited; stopping the others", file=sys.stderr)
+            return
+        time.sleep(0.2)
+
+
+def cmd_phone(args: argparse.Namespace) -> int:
+    from sms_gateway.phone import run_phone
+
+    return run_phone(_settings(args), args.sender, args.url)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sms_gateway.export import export
+
+    export(_settings(args), args.format, sys.stdout)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from sms_gateway.jobadmin import failed, retry
+
+    settings = _settings(args)
+    return failed(settings, sys.stdout) if args.action == "failed" else retry(settings, sys.stdout)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kontor", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("--config", help="settings file (default: $KONTOR_CONFIG or ./config.yaml)")
+        sp.set_defaults(func=func)
+        return sp
+
+    for name, func, text in (("web", cmd_web, "serve the webhook with gunicorn"),
+                             ("worker", cmd_worker, "run an RQ worker")):
+        sp = command(name, func, text)
+        sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+        if name == "worker":
+            sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    command("up", cmd_up, "run everything locally: Redis, migrations, web, worker")
+    command("migrate", cmd_migrate, "apply database migrations")
+    phone = command("phone", cmd_phone, "an interactive terminal phone for the local service")
+    phone.add_argument("--from", dest="sender", required=True, help="the phone number you text from")
+    phone.add_argument("--url", default="", help="webhook URL (default: from server.host/port)")
+    requests = sub.add_parser("requests", help="stored requests").add_subparsers(dest="action", required=True)
+    exp = requests.add_parser("export", help="print every stored request")
+    exp.add_argument("--format", choices=("json", "csv"), default="json")
+    exp.add_argument("--config")
+    exp.set_defaults(func=cmd_export)
+    jobs = command("jobs", cmd_jobs, "finishing jobs that failed for good")
+    jobs.add_argument("action", choices=("failed", "retry"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"kontor: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

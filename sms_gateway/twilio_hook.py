@@ -1,0 +1,66 @@
+"""POST /sms/twilio: verify Twilio's signature, hand the message to the handler, answer in TwiML."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from dialogs.model import Inbound, Media
+from dialogs.text import normalize, script_of
+from sms_gateway.handler import canonical_phone, handle, mask
+from sms_gateway.runtime import Services
+from storage.sessions import LockLost, PhoneBusy
+
+bp = Blueprint("twilio", __name__)
+log = logging.getLogger("kontor.twilio")
+MAX_MEDIA = 10
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: the public URL when behind a proxy, else the one called."""
+    public = current_app.config["KONTOR_PUBLIC_URL"]
+    if not public:
+        return request.url
+    query = ("?" + request.query_string.decode()) if request.query_string else ""
+    return public.rstrip("/") + request.path + query
+
+
+def twiml(replies: list[str]) -> Response:
+    response = MessagingResponse()
+    for text in replies:
+        response.message(text)
+    return Response(str(response), mimetype="application/xml")
+
+
+def inbound_from_form() -> Inbound:
+    form = request.form
+    try:
+        count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    media = tuple(Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+                  for i in range(count) if form.get(f"MediaUrl{i}"))
+    return Inbound(canonical_phone(form.get("From", "")), form.get("Body", ""), form.get("MessageSid", ""), media)
+
+
+@bp.post("/sms/twilio")
+def inbound_sms() -> Response:
+    services: Services = current_app.config["KONTOR_SERVICES"]
+    validator = RequestValidator(services.settings.webhook_token)
+    if not validator.validate(signed_url(), request.form, request.headers.get("X-Twilio-Signature", "")):
+        log.warning("refused a webhook with a bad signature")
+        abort(403)
+    inbound = inbound_from_form()
+    if not inbound.sender:
+        return twiml([])
+    try:
+        return twiml(handle(services, inbound))
+    except (redis.RedisError, PhoneBusy, LockLost, OSError) as exc:
+        log.warning("could not handle message from %s now: %s", mask(inbound.sender), exc)
+    except Exception:
+        log.exception("failed on message from %s", mask(inbound.sender))
+    lang = script_of(normalize(inbound.text)) or services.rules.default_language
+    return twiml([services.rules.catalogue.text("try_again_later", lang)])

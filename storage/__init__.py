@@ -1,0 +1,1 @@
+"""Where Kontor keeps things: dialogs in Redis (sessions.py), requests and messages in SQL (models, repository)."""

@@ -1,0 +1,66 @@
+"""SQL tables: the confirmed requests with every field of the service card, their status history, the SMS outbox."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Request(Base):
+    """One confirmed out-of-cycle bill request; dialog_id makes the finishing job idempotent."""
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dialog_id: Mapped[str] = mapped_column(String(64), unique=True)
+    tracking_number: Mapped[str] = mapped_column(String(12), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    bill_id: Mapped[str] = mapped_column(String(13), index=True)
+    national_id: Mapped[str] = mapped_column(String(10))
+    mobile: Mapped[str] = mapped_column(String(20), index=True)
+    readings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reading_date: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, default="")
+    receipt_reference: Mapped[str] = mapped_column(String(20), default="")
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(2), default="fa")
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    history: Mapped[list["StatusChange"]] = relationship(back_populates="request", order_by="StatusChange.id")
+
+
+class StatusChange(Base):
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+    request: Mapped[Request] = relationship(back_populates="history")
+
+
+class OutboundMessage(Base):
+    """An SMS Kontor owes a subscriber; event_key is unique so one event never yields two messages."""
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(100), unique=True)
+    to: Mapped[str] = mapped_column(String(20), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    provider: Mapped[str] = mapped_column(String(12), default="")
+    provider_id: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,0 +1,79 @@
+"""The SQL side as a few verbs: store a request once, find a phone's requests, keep and deliver outbound SMS."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import OutboundMessage, Request, StatusChange
+
+FIELDS = ("bill_id", "national_id", "mobile", "readings", "description", "receipt_reference",
+          "attachments", "language")
+
+
+def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], str],
+                  now: datetime) -> tuple[Request, bool]:
+    """Insert the confirmed request once: the unique dialog_id, not a prior read, makes a retried job harmless."""
+    for _ in range(5):
+        row = Request(dialog_id=payload["dialog_id"], tracking_number=tracking(), status="received",
+                      status_reason="", reading_date=date.fromisoformat(payload["reading_date"]),
+                      confirmed_at=datetime.fromisoformat(payload["confirmed_at"]).replace(tzinfo=None),
+                      created_at=now, updated_at=now, **{k: payload.get(k, _default(k)) for k in FIELDS})
+        row.history.append(StatusChange(status="received", reason="", at=now))
+        db.add(row)
+        try:
+            db.flush()
+            return row, True
+        except IntegrityError:
+            db.rollback()
+            existing = db.scalar(select(Request).where(Request.dialog_id == payload["dialog_id"]))
+            if existing is not None:
+                return existing, False
+    raise RuntimeError("could not allocate a unique tracking number")
+
+
+def _default(key: str) -> Any:
+    return [] if key == "attachments" else {} if key == "readings" else ""
+
+
+def set_status(db: Session, request: Request, status: str, reason: str, now: datetime) -> None:
+    request.status, request.status_reason, request.updated_at = status, reason, now
+    request.history.append(StatusChange(status=status, reason=reason, at=now))
+
+
+def requests_of_phone(db: Session, mobile: str, tracking: str | None, limit: int = 3) -> list[Request]:
+    """The phone's own requests: a tracking number of someone else's request finds nothing."""
+    query = select(Request).where(Request.mobile == mobile)
+    if tracking:
+        query = query.where(Request.tracking_number == tracking)
+    return list(db.scalars(query.order_by(Request.id.desc()).limit(limit)))
+
+
+def all_requests(db: Session, batch: int = 500) -> Iterator[Request]:
+    """Every stored request in order, read in batches so an export of millions does not fill memory."""
+    last = 0
+    while True:
+        rows = list(db.scalars(select(Request).where(Request.id > last).order_by(Request.id).limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+def owe_message(db: Session, event_key: str, to: str, body: str, now: datetime) -> OutboundMessage:
+    """Record an SMS we owe, once per event: a second call for the same event returns the first row."""
+    existing = db.scalar(select(OutboundMessage).where(OutboundMessage.event_key == event_key))
+    if existing is not None:
+        return existing
+    row = OutboundMessage(event_key=event_key, to=to, body=body, status="pending", created_at=now)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def messages_to(db: Session, to: str, after_id: int) -> list[OutboundMessage]:
+    query = select(OutboundMessage).where(OutboundMessage.to == to, OutboundMessage.id > after_id)
+    return list(db.scalars(query.order_by(OutboundMessage.id)))
