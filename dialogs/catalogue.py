@@ -9,6 +9,7 @@ import yaml
 from dialogs.text import keyword_form, script_of
 
 LANGUAGES = ("fa", "en")
+TAKES_ARGUMENT = frozenset({"inquire"})  # other keywords count only alone, so a description may use the words
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ class Catalogue:
         return self.statuses.get(name, {}).get(lang, name)
 
     def match_keyword(self, text: str) -> tuple[str, str, str] | None:
-        """(keyword, language it was written in, the rest) when the message starts with a keyword."""
+        """(keyword, language it was written in, the rest) when the message is a keyword (INQUIRE may take a number)."""
         words = text.split(" ", 1)
-        head, rest = keyword_form(words[0]), words[1] if len(words) > 1 else ""
+        head, rest = keyword_form(words[0]), words[1].strip() if len(words) > 1 else ""
         for name, forms in self.keywords.items():
-            if head in forms:
-                return name, script_of(words[0]) or "en", rest.strip()
+            if head in forms and (not rest or name in TAKES_ARGUMENT):
+                return name, script_of(words[0]) or "en", rest
         return None

@@ -128,7 +128,9 @@ def _desc(session: Session, text: str, inbound: Inbound, now: datetime, rules: R
 def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
     ref = compact_number(text)
     if ref != "0" and not re.fullmatch("[0-9]{4,20}", ref):  # not isdigit(): it accepts superscripts
-        raise Reject("receipt")
+        if not inbound.media:
+            raise Reject("receipt")
+        ref = "0"  # a photo of the receipt with a caption: the photo is the receipt
     session["answers"]["receipt_reference"] = "" if ref == "0" else ref
     return _next(session, "confirm", rules)
 

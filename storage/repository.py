@@ -23,12 +23,11 @@ def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], s
                       confirmed_at=datetime.fromisoformat(payload["confirmed_at"]).replace(tzinfo=None),
                       created_at=now, updated_at=now, **{k: payload.get(k, _default(k)) for k in FIELDS})
         row.history.append(StatusChange(status="received", reason="", at=now))
-        db.add(row)
         try:
-            db.flush()
+            with db.begin_nested():   # a savepoint: a unique clash undoes this insert, not the caller's work
+                db.add(row)
             return row, True
         except IntegrityError:
-            db.rollback()
             existing = db.scalar(select(Request).where(Request.dialog_id == payload["dialog_id"]))
             if existing is not None:
                 return existing, False

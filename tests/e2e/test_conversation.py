@@ -1,0 +1,156 @@
+"""The whole service card over real parts: signed webhooks into gunicorn, Redis sessions, an RQ worker,
+SQL, and the tracking SMS sent by twilio's REST client to the local stand-in."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import redis
+import requests
+
+from sms_gateway.runtime import catalogue
+from tests.support.stack import Stack
+from tests.support.twilio_standin import TwilioStandIn
+
+CAT = catalogue()
+DEMO = {
+    "single": ("+989121234567", ["1234567804121", "0012345679", "04620", "0", "کنتور در حیاط", "0"],
+               {"mid": "04620"}),
+    "tou": ("+989351234567", ["۲۳۴۵۶۷۸۹۰۴۱۲۵", "۲۲۷۷۸۸۹۹۰۳", "۰۱۲۱۰۰", "٠٢٣١٥٠", "004050", "1405/09/01", "0", "987654"],
+            {"low": "012100", "mid": "023150", "peak": "004050"}),
+    "industrial": ("+989191234567", ["3456789004123", "4455667717", "100400", "201000", "050300", "080100",
+                                     "010050", "118.5", "۱۴۰۵/۰۹/۰۱", "شیفت شب تعطیل بود", "55667788"],
+                   {"low": "100400", "mid": "201000", "peak": "050300", "reactive": "080100", "friday": "010050",
+                    "demand": "118.5"}),
+}
+
+
+def wait_for_sms(twilio: TwilioStandIn, phone: str, count: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(twilio.to(phone)) >= count:
+            return twilio.to(phone)
+        time.sleep(0.05)
+    raise AssertionError(f"no SMS #{count} to {phone}; got {twilio.to(phone)}")
+
+
+def tracking_in(text: str) -> str:
+    return re.search(r"\d{12}", text).group(0)
+
+
+def converse(stack: Stack, phone: str, start: str, answers: list[str]) -> list[str]:
+    replies = stack.sms(phone, start)
+    for answer in answers:
+        replies = stack.sms(phone, answer)
+    return replies
+
+
+def export(stack: Stack, fmt: str = "json") -> str:
+    result = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "requests", "export", "--format", fmt,
+                             "--config", str(stack.config)], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+def test_each_demo_subscriber_gets_a_tracking_number_and_can_inquire(stack: Stack, twilio: TwilioStandIn) -> None:
+    for name, (phone, answers, readings) in DEMO.items():
+        before = len(twilio.to(phone))
+        summary = converse(stack, phone, "قرائت", answers)
+        assert summary[0].startswith("قبض ") and "۱=تایید" in summary[0], name
+        assert stack.sms(phone, "1") == [CAT.text("confirmed", "fa")]
+        sms = wait_for_sms(twilio, phone, before + 1)[-1]
+        tracking = tracking_in(sms)
+        assert sms == CAT.text("tracking_sms", "fa", tracking=tracking)
+        status = stack.sms(phone, f"پیگیری {tracking}")
+        assert tracking in status[0] and CAT.status("received", "fa") in status[0], status
+        stranger = stack.sms("+989121111111", f"پیگیری {tracking}")
+        assert stranger == [CAT.text("not_found", "fa")]
+        record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+        assert record["readings"] == readings and record["mobile"] == phone and record["status"] == "received"
+        assert record["bill_id"] == answers[0].translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+
+
+def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: TwilioStandIn) -> None:
+    phone = "+989121111111"
+    before = len(twilio.to(phone))
+    assert stack.sms(phone, "READ") == [CAT.text("ask_bill", "en")]
+    converse(stack, phone, "read", ["4567890104120", "3004005001", "30633", "1405/09/02", "Meter is outside", "12345678"])
+    stack.sms(phone, "1")
+    tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
+    assert stack.sms(phone, "INQUIRE")[0].startswith(CAT.text("status_list", "en", lines=""))
+    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+    assert record == {**record, "bill_id": "4567890104120", "national_id": "3004005001", "mobile": phone,
+                      "readings": {"mid": "30633"}, "reading_date": "2026-11-23", "reading_date_jalali": "1405/09/02",
+                      "description": "Meter is outside", "receipt_reference": "12345678", "attachments": []}
+    assert set(record) >= {"created_at", "updated_at", "status"}
+    csv_out = export(stack, "csv")
+    assert csv_out.splitlines()[0].startswith("tracking_number,status,bill_id") and tracking in csv_out
+
+
+def test_mms_media_is_kept_as_an_attachment(stack: Stack, twilio: TwilioStandIn) -> None:
+    phone = "+989351234567"
+    before = len(twilio.to(phone))
+    converse(stack, phone, "قرائت", ["2345678904125", "2277889903"])
+    card = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg")]
+    assert stack.sms(phone, "", media=card)[0] == CAT.text("media_kept", "fa")
+    converse(stack, phone, "012500", ["023500", "004100", "0", "0"])
+    receipt = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM2/Media/ME2", "image/png")]
+    assert stack.sms(phone, "", media=receipt)[0].startswith("قبض ")
+    stack.sms(phone, "1")
+    tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
+    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+    assert [a["content_type"] for a in record["attachments"]] == ["image/jpeg", "image/png"]
+
+
+def test_a_forged_webhook_is_refused_and_changes_nothing(stack: Stack, redis_server: str) -> None:
+    phone = "+989127777777"
+    params = {"From": phone, "To": "+15005550006", "Body": "قرائت", "MessageSid": "SMforged", "NumMedia": "0"}
+    assert stack.post(params, signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
+    assert stack.post({k: v for k, v in params.items()}, signature="").status_code == 403
+    signed_elsewhere = stack.post(params, url=stack.url)  # control: the same request, signed, is accepted
+    assert signed_elsewhere.status_code == 200
+    tampered = dict(params, Body="لغو")
+    from twilio.request_validator import RequestValidator
+    signature = RequestValidator(stack.token).compute_signature(stack.url, params)
+    assert stack.post(tampered, signature=signature).status_code == 403
+    other_url = stack.url.replace("/sms/twilio", "/sms/other")
+    assert stack.post(params, signature=RequestValidator(stack.token).compute_signature(other_url, params)).status_code == 403
+    assert requests.get(stack.url.replace("/sms/twilio", "/nope"), timeout=5).status_code == 404
+    assert requests.get(stack.url, timeout=5).status_code == 405
+
+
+def test_a_redelivered_webhook_is_handled_once(stack: Stack, redis_server: str) -> None:
+    phone = "+989121234567"
+    stack.sms(phone, "قرائت")
+    first = stack.sms(phone, "1234567804121", sid="SMdup1")
+    again = stack.sms(phone, "1234567804121", sid="SMdup1")
+    assert first == again == [CAT.text("ask_nid", "fa")]
+    assert stack.sms(phone, "0012345679")[0].startswith("کارکرد")
+    stack.sms(phone, "لغو")
+
+
+def test_a_double_pressed_confirm_makes_one_request(stack: Stack, twilio: TwilioStandIn) -> None:
+    phone = "+989191234567"
+    converse(stack, phone, "قرائت", DEMO["industrial"][1])
+    before_export = len(json.loads(export(stack)))
+    before_sms = len(twilio.to(phone))
+    replies: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: replies.append(stack.sms(phone, "1"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r == [CAT.text("confirmed", "fa")] for r in replies) == 1
+    wait_for_sms(twilio, phone, before_sms + 1)
+    time.sleep(1.5)
+    assert len(twilio.to(phone)) == before_sms + 1
+    assert len(json.loads(export(stack))) == before_export + 1
+
+
+def test_health_reports_redis_and_database(stack: Stack) -> None:
+    body = requests.get(f"http://127.0.0.1:{stack.port}/healthz", timeout=5).json()
+    assert body == {"redis": "ok", "database": "ok"}

@@ -1,0 +1,99 @@
+"""Storage on a real SQL database: migrations, idempotent requests, privacy of lookups, the outbox."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from dialogs.ids import parse_tracking_number
+from sms_gateway.jobs import new_tracking_number
+from storage import repository
+from storage.db import make_engine, session_factory, upgrade
+from storage.models import OutboundMessage, Request
+
+NOW = datetime(2026, 11, 26, 9, 0)
+
+
+def payload(dialog_id: str = "SM1", mobile: str = "+989121234567") -> dict:
+    return {"dialog_id": dialog_id, "bill_id": "1234567804121", "national_id": "0012345679", "mobile": mobile,
+            "readings": {"mid": "04620"}, "reading_date": "2026-11-26", "description": "کنتور حیاط",
+            "receipt_reference": "123456", "attachments": [{"url": "http://x/1", "content_type": "image/jpeg"}],
+            "language": "fa", "confirmed_at": "2026-11-26T12:30:00+03:30"}
+
+
+@pytest.fixture()
+def db(database_url: str):
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def test_migrations_create_every_table(database_url: str) -> None:
+    upgrade(database_url)
+    tables = set(inspect(make_engine(database_url)).get_table_names())
+    assert {"requests", "status_history", "outbound_messages", "alembic_version"} <= tables
+
+
+def test_a_request_is_stored_once_per_dialog(db) -> None:
+    with db.begin() as s:
+        first, created = repository.store_request(s, payload(), new_tracking_number, NOW)
+        tracking = first.tracking_number
+    with db.begin() as s:
+        again, created_again = repository.store_request(s, payload(), new_tracking_number, NOW)
+        assert (created, created_again) == (True, False)
+        assert again.tracking_number == tracking
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Request)) == 1
+        row = s.scalar(select(Request))
+        assert row.readings == {"mid": "04620"} and row.description == "کنتور حیاط"
+        assert row.attachments[0]["content_type"] == "image/jpeg"
+        assert [h.status for h in row.history] == ["received"]
+
+
+def test_tracking_numbers_are_checked_and_not_sequential(db) -> None:
+    numbers = []
+    for i in range(20):
+        with db.begin() as s:
+            row, _ = repository.store_request(s, payload(f"SM{i}"), new_tracking_number, NOW)
+            numbers.append(row.tracking_number)
+    assert all(len(n) == 12 and parse_tracking_number(n) == n for n in numbers)
+    gaps = {int(b) - int(a) for a, b in zip(numbers, numbers[1:])}
+    assert len(set(numbers)) == 20 and len(gaps) > 1
+
+
+def test_a_tracking_collision_draws_again(db) -> None:
+    with db.begin() as s:
+        repository.store_request(s, payload("SM-a"), lambda: "516700544744", NOW)
+    draws = iter(["516700544744", "123456789014"])
+    with db.begin() as s:
+        row, created = repository.store_request(s, payload("SM-b"), lambda: next(draws), NOW)
+        assert created and row.tracking_number == "123456789014"
+
+
+def test_a_stranger_finds_nothing(db) -> None:
+    with db.begin() as s:
+        row, _ = repository.store_request(s, payload(), new_tracking_number, NOW)
+        tracking = row.tracking_number
+    with db() as s:
+        assert [r.tracking_number for r in repository.requests_of_phone(s, "+989121234567", tracking)] == [tracking]
+        assert repository.requests_of_phone(s, "+989351234567", tracking) == []
+
+
+def test_one_event_owes_one_message(db) -> None:
+    with db.begin() as s:
+        a = repository.owe_message(s, "tracking:SM1", "+989121234567", "hello", NOW)
+        b = repository.owe_message(s, "tracking:SM1", "+989121234567", "hello again", NOW)
+        assert a.id == b.id
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(OutboundMessage)) == 1
+        assert [m.body for m in repository.messages_to(s, "+989121234567", 0)] == ["hello"]
+
+
+def test_export_reads_in_batches(db) -> None:
+    for i in range(7):
+        with db.begin() as s:
+            repository.store_request(s, payload(f"SM{i}"), new_tracking_number, NOW)
+    with db() as s:
+        assert [r.dialog_id for r in repository.all_requests(s, batch=3)] == [f"SM{i}" for i in range(7)]
