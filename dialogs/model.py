@@ -41,10 +41,14 @@ class Meter:
     kind: str
     registers: tuple[Register, ...]
     last_date: str = ""
+    multiplier: int = 1
+    contract_kw: float = 0.0
+    daily_kwh: float = 0.0
 
     def to_session(self) -> dict[str, Any]:
         regs = sorted(self.registers, key=lambda r: REGISTER_ORDER.index(r.name))
-        return {"kind": self.kind, "last_date": self.last_date,
+        return {"kind": self.kind, "last_date": self.last_date, "mult": self.multiplier,
+                "kw": self.contract_kw, "daily": self.daily_kwh,
                 "regs": [[r.name, r.digits, r.decimals, r.last] for r in regs]}
 
 

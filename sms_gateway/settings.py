@@ -55,8 +55,64 @@ class Worker:
 
 
 @dataclass(frozen=True)
-class SubscriberSystem:
-    mode: str
+class Endpoint:
+    url: str
+
+
+@dataclass(frozen=True)
+class OutsideSystems:
+    timeout_seconds: float
+    retries: int
+    breaker_failures: int
+    breaker_reset_seconds: float
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    host: str
+    port: int
+    latency_ms: int
+    failure_rate: float
+
+
+@dataclass(frozen=True)
+class Readings:
+    usual_factor: float
+    hours_per_day: float
+    connection_kw: float
+    demand_factor: float
+    description_max: int
+
+
+@dataclass(frozen=True)
+class Documents:
+    require_national_card: bool
+    require_receipt: bool
+    folder: str
+    max_bytes: int
+    types: list[str]
+
+
+@dataclass(frozen=True)
+class Tariff:
+    residential_tiers: list[list[int]]
+    time_of_use: dict[str, float]
+    industrial_rial_per_kwh: float
+    demand_rial_per_kw_month: float
+    reactive_rial_per_kvarh: float
+    vat: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_phone_per_minute: int
+    global_per_second: int
+    inquire_per_hour: int
+
+
+@dataclass(frozen=True)
+class Outbound:
+    per_sender_per_second: float
 
 
 @dataclass(frozen=True)
@@ -68,7 +124,16 @@ class Settings:
     twilio: Twilio
     dialog: Dialog
     worker: Worker
-    subscriber_system: SubscriberSystem
+    subscriber_system: Endpoint
+    civil_registry: Endpoint
+    mobile_ownership: Endpoint
+    outside_systems: OutsideSystems
+    sandbox: Sandbox
+    readings: Readings
+    documents: Documents
+    tariff: Tariff
+    limits: Limits
+    outbound: Outbound
     source: str = field(default="", compare=False)
 
     @property
@@ -90,6 +155,22 @@ class Settings:
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{(self.data_path / 'kontor.db').resolve()}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.sandbox.host}:{self.sandbox.port}"
+
+    def endpoint(self, name: str) -> str:
+        """The base URL of an outside system: its own, or the local sandbox's."""
+        return getattr(self, name).url.rstrip("/") or f"{self.sandbox_url}/{name.replace('_', '-')}"
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return not all(getattr(self, n).url for n in ("subscriber_system", "civil_registry", "mobile_ownership"))
+
+    @property
+    def media_path(self) -> Path:
+        return self.data_path / self.documents.folder
 
     @property
     def outbound_via_twilio(self) -> bool:
@@ -119,8 +200,15 @@ ENV_OVERRIDES = {
 
 
 def _check_type(value: object, kind: object, where: str) -> object:
+    if kind is bool and isinstance(value, bool):
+        return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(kind) is dict and isinstance(value, dict):
+        _, inner = typing.get_args(kind)
+        return {str(k): _check_type(v, inner, f"{where}.{k}") for k, v in value.items()}
     if kind is str and isinstance(value, str):
         return value
     if kind is str and value is None:
