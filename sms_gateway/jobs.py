@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
-
-from adapters.sms import PermanentSendError
 from dialogs.ids import make_tracking_number
 from sms_gateway import runtime
+from sms_gateway.outbox import deliver, utcnow
 from storage import repository
-from storage.models import OutboundMessage
 
 log = logging.getLogger("kontor.jobs")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
 def new_tracking_number() -> str:
@@ -37,19 +29,3 @@ def finish_request(request: dict[str, Any]) -> str:
     log.info("request %s %s", tracking, "stored" if created else "already stored")
     deliver(message_id)
     return tracking
-
-
-def deliver(message_id: int) -> None:
-    """Send an owed SMS unless it was sent already; transient errors raise so RQ retries the job."""
-    services = runtime.from_environment()
-    with services.db.begin() as db:
-        message = db.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id).with_for_update())
-        if message is None or message.status in ("sent", "failed"):
-            return
-        message.attempts += 1
-        try:
-            message.provider_id = services.sms.send(message.to, message.body)
-            message.status, message.sent_at = "sent", utcnow()
-        except PermanentSendError as exc:
-            message.status, message.error = "failed", str(exc)
-        message.provider = services.sms.name
