@@ -54,10 +54,17 @@ class Meter:
 
 @dataclass(frozen=True)
 class Rules:
+    """Every bound comes from configuration; the defaults here only serve tests."""
     catalogue: Catalogue
     idle_minutes: int = 30
     default_language: str = "fa"
     description_max: int = 300
+    usual_factor: float = 3.0
+    hours_per_day: float = 24.0
+    connection_kw: float = 25.0
+    demand_factor: float = 1.2
+    require_receipt: bool = False
+    require_national_card: bool = False
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from dialogs.ids import CodedError, parse_electricity_bill_id, parse_national_id, parse_tracking_number
 from dialogs.jalali import parse_reading_date, to_jalali_str
+from dialogs.meters import ENERGY, consumption, days_since, demand_too_high, judge, physical_bound
 from dialogs.model import Inbound, Outcome, Rules, Session
 from dialogs.text import clean_free_text, compact_number
 
@@ -19,6 +20,8 @@ def prompt(session: Session, rules: Rules) -> str:
     cat, lang, step = rules.catalogue, session["lang"], session["step"]
     if step == "reading":
         name, digits, _, last = _register(session)
+        if "pending" in session:
+            return _pending_question(session, rules)
         key = "ask_demand" if name == "demand" else "ask_reading"
         return cat.text(key, lang, register=cat.register(name, lang), digits=digits, last=last or "-")
     if step == "confirm":
@@ -38,7 +41,7 @@ def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: 
     session["media"].extend({"url": m.url, "content_type": m.content_type, "step": session["step"]}
                              for m in inbound.media)
     if inbound.media and not text:
-        if session["step"] != "receipt":
+        if session["step"] not in ("receipt", "card"):
             return Outcome(session, [rules.catalogue.text("media_kept", session["lang"]), prompt(session, rules)])
         text = "0"
     try:
@@ -101,8 +104,43 @@ def parse_reading(text: str, name: str, digits: int, decimals: int) -> str:
 
 
 def _reading(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    """A reading; one lower than the last, or far above the usual use, waits for an explicit `1`."""
     name, digits, decimals, _ = _register(session)
-    session["answers"].setdefault("readings", {})[name] = parse_reading(text, name, digits, decimals)
+    pending = session.pop("pending", None)
+    if pending and text == "1":
+        wrapped = pending["why"] == "wrap" or pending.get("wrapped", False)
+        return _check_reading(session, pending["value"], wrapped, pending["why"] == "unusual", now, rules)
+    return _check_reading(session, parse_reading(text, name, digits, decimals), False, False, now, rules)
+
+
+def _check_reading(session: Session, value: str, wrapped: bool, confirmed: bool, now: datetime,
+                   rules: Rules) -> Outcome:
+    meter, register = session["meter"], _register(session)
+    if register[0] == "demand":
+        limit = demand_too_high(meter, value, rules)
+        if limit is not None:
+            raise Reject("demand_high", max=f"{limit:g}")
+        return _accept_reading(session, value, wrapped, rules)
+    verdict = judge(meter, register, value, wrapped, days_since(meter.get("last_date", ""), now.date()), rules)
+    if verdict.kind == "impossible":
+        raise Reject("too_high")
+    if verdict.kind == "wrap" or (verdict.kind == "unusual" and not confirmed):
+        session["pending"] = {"value": value, "why": verdict.kind, "wrapped": wrapped, "kwh": round(verdict.consumption)}
+        return Outcome(session, [_pending_question(session, rules)])
+    return _accept_reading(session, value, wrapped, rules)
+
+
+def _pending_question(session: Session, rules: Rules) -> str:
+    pending, last = session["pending"], _register(session)[3]
+    key = "ask_wrap" if pending["why"] == "wrap" else "ask_unusual"
+    return rules.catalogue.text(key, session["lang"], value=pending["value"], last=last, kwh=pending["kwh"])
+
+
+def _accept_reading(session: Session, value: str, wrapped: bool, rules: Rules) -> Outcome:
+    name = _register(session)[0]
+    session["answers"].setdefault("readings", {})[name] = value
+    if wrapped:
+        session["answers"].setdefault("wraps", []).append(name)
     session["ri"] += 1
     if session["ri"] < len(session["meter"]["regs"]):
         return _next(session, "reading", rules)
@@ -113,8 +151,24 @@ def _reading(session: Session, text: str, inbound: Inbound, now: datetime, rules
 def _date(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
     last = session["meter"].get("last_date")
     not_before = date.fromisoformat(last) if last else None
-    session["answers"]["reading_date"] = parse_reading_date(text, now.date(), not_before).isoformat()
+    day = parse_reading_date(text, now.date(), not_before)
+    if not _plausible_on(session, day, rules):
+        raise Reject("date_implausible")
+    session["answers"]["reading_date"] = day.isoformat()
     return _next(session, "desc", rules)
+
+
+def _plausible_on(session: Session, day: date, rules: Rules) -> bool:
+    """Readings checked against today must still fit the physical bound for the date actually given."""
+    meter, answers = session["meter"], session["answers"]
+    bound = physical_bound(meter, days_since(meter.get("last_date", ""), day), rules)
+    for name, digits, _, last in meter["regs"]:
+        if name in ENERGY and last and name in answers["readings"]:
+            used = consumption(answers["readings"][name], last, digits, meter.get("mult", 1),
+                               name in answers.get("wraps", []))
+            if used > bound:
+                return False
+    return True
 
 
 def _desc(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
@@ -131,7 +185,16 @@ def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules
         if not inbound.media:
             raise Reject("receipt")
         ref = "0"  # a photo of the receipt with a caption: the photo is the receipt
+    if ref == "0" and rules.require_receipt and not inbound.media:
+        raise Reject("receipt_required")
     session["answers"]["receipt_reference"] = "" if ref == "0" else ref
+    return _next(session, "card" if rules.require_national_card else "confirm", rules)
+
+
+def _card(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    """Where the national ID card's image is required, only an MMS photo moves on."""
+    if not inbound.media:
+        raise Reject("card_required")
     return _next(session, "confirm", rules)
 
 
@@ -151,7 +214,7 @@ def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules
 
 HANDLERS: dict[str, Callable[[Session, str, Inbound, datetime, Rules], Outcome]] = {
     "bill": _bill, "nid": _nid, "reading": _reading, "date": _date,
-    "desc": _desc, "receipt": _receipt, "confirm": _confirm,
+    "desc": _desc, "receipt": _receipt, "card": _card, "confirm": _confirm,
 }
 
 

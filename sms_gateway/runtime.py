@@ -56,8 +56,15 @@ def build(settings: Settings) -> Services:
         queue=Queue(settings.worker.queue, connection=client),
         engine=engine, db=session_factory(engine),
         cis=_subscriber_system(settings), sms=_sender(settings),
-        rules=Rules(catalogue(), settings.dialog.idle_minutes, settings.dialog.default_language),
+        rules=rules_from(settings),
     )
+
+
+def rules_from(settings: Settings) -> Rules:
+    r, d = settings.readings, settings.documents
+    return Rules(catalogue(), settings.dialog.idle_minutes, settings.dialog.default_language, r.description_max,
+                 r.usual_factor, r.hours_per_day, r.connection_kw, r.demand_factor,
+                 d.require_receipt, d.require_national_card)
 
 
 def _subscriber_system(settings: Settings) -> SubscriberSystem:

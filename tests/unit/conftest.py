@@ -35,14 +35,14 @@ TRACKING = "140509050012"         # Damm-valid 12 digits
 TRACKING_2 = "140509050020"
 
 METERS: dict[str, Meter] = {
-    SINGLE: Meter(SINGLE, "single", (Register("mid", 5, 0, "04512"),), LAST_DATE),
+    SINGLE: Meter(SINGLE, "single", (Register("mid", 5, 0, "04512"),), LAST_DATE, daily_kwh=7),
     TOU: Meter(TOU, "tou", (Register("peak", 6, 0, "004000"), Register("low", 6, 0, "012000"),
-                            Register("mid", 6, 0, "023000")), LAST_DATE),
+                            Register("mid", 6, 0, "023000")), LAST_DATE, daily_kwh=10),
     INDUSTRIAL: Meter(INDUSTRIAL, "industrial", (
         Register("low", 6, 0, "100000"), Register("mid", 6, 0, "200000"), Register("peak", 6, 0, "050000"),
         Register("reactive", 6, 0, "080000"), Register("friday", 6, 0, "010000"),
-        Register("demand", 3, 2, "120")), LAST_DATE),
-    SINGLE_2: Meter(SINGLE_2, "single", (Register("mid", 5, 0, "30500"),), LAST_DATE),
+        Register("demand", 3, 2, "120")), LAST_DATE, multiplier=40, contract_kw=150, daily_kwh=1300),
+    SINGLE_2: Meter(SINGLE_2, "single", (Register("mid", 5, 0, "30500"),), LAST_DATE, daily_kwh=8),
 }
 
 # Registers of each demo meter in service-card order (low, mid, peak, reactive, friday, demand).

@@ -111,6 +111,8 @@ def fill(rules, key: str, lang: str) -> list[str]:
         "tracking": "140509050012", "service": longest([cat.service(n, lang) for n in cat.services]),
         "max": str(rules.description_max), "date": "1405/09/05",
         "status": longest([cat.status(n, lang) for n in cat.statuses]),
+        "value": "012345", "kwh": "1234560", "amount": "123,456,000", "payment_id": "1234567890123",
+        "reason": longest([cat.text(k, lang) for k in cat.messages if k.startswith("reason_")] or [""]),
     }
     if key == "err_date_before_last":
         params["last"] = "1405/08/05"
@@ -161,6 +163,8 @@ ERROR_PROMPTS = {
     "err_demand": ["ask_demand"], "err_date_format": ["ask_date"], "err_date_not_exist": ["ask_date"],
     "err_date_future": ["ask_date"], "err_date_before_last": ["ask_date"], "err_receipt": ["ask_receipt"],
     "err_desc_long": ["ask_desc"], "err_confirm": ["summary"],
+    "err_too_high": ["ask_reading"], "err_demand_high": ["ask_demand"], "err_date_implausible": ["ask_date"],
+    "err_receipt_required": ["ask_receipt"], "err_card_required": ["ask_card"],
     "err_tracking_format": [], "err_tracking_checksum": [],  # sent alone
 }
 

@@ -52,7 +52,7 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
     for i, (name, digits, decimals, last) in enumerate(regs):
         if step == "reading" and i == reading_index:
             return
-        phone.send("1" * min(digits, 3) if name != "demand" else "98.5")
+        phone.send(str(int(last) + 5).zfill(digits) if name != "demand" else "98.5")
     if step == "date":
         return
     phone.send("1405/09/01")
@@ -128,16 +128,17 @@ def test_golden_industrial_persian_with_demand_decimals(kit):
         say(phone, text, expected)
         assert phone.session["answers"]["readings"][names[i]] == normalize(text)
     assert reading_prompt(kit, kit.INDUSTRIAL, 5) == kit.t("ask_demand", last="120")
-    say(phone, "۱۴۰۵/۰۸/۰۵", kit.t("ask_desc"))  # the day of the last reading itself is allowed
+    say(phone, "۱۴۰۵/۰۸/۰۵", kit.t("err_date_implausible") + "\n" + kit.t("ask_date"))  # 1 day: too much use
+    say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
     say(phone, "۰", kit.t("ask_receipt"))
     say(phone, "۹۸۷۶۵۴۳۲۱۰۱۲", summary(kit, "fa", kit.INDUSTRIAL, "4987654326", {
         "low": "100500", "mid": "200900", "peak": "050300", "reactive": "080400", "friday": "010100",
-        "demand": "123.45"}, "1405/08/05"))
+        "demand": "123.45"}, "1405/09/01"))
     say(phone, "۱", kit.t("confirmed"))
     [request] = phone.finished()
     assert list(request["readings"]) == ["low", "mid", "peak", "reactive", "friday", "demand"]
     assert request["readings"]["demand"] == "123.45"
-    assert request["reading_date"] == "2026-10-27"
+    assert request["reading_date"] == "2026-11-22"
     assert request["receipt_reference"] == "987654321012"
     assert request["national_id"] == "4987654326" and request["mobile"] == "+989351112233"
     assert request["registers"] == names
@@ -320,7 +321,7 @@ def test_language_switch_mid_dialog(kit):
     walk_to(kit, phone, "reading", kit.TOU, reading_index=1)
     say(phone, "EN", kit.t("language_set", "en"),
         kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
-    assert phone.session["lang"] == "en" and phone.answers["readings"] == {"low": "111"}
+    assert phone.session["lang"] == "en" and phone.answers["readings"] == {"low": "012005"}
     say(phone, "23900", kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
     say(phone, "bad", kit.t("err_digits", "en") + "\n"
         + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
@@ -332,7 +333,7 @@ def test_language_switch_mid_dialog(kit):
     say(phone, "1", kit.t("confirmed", "en"))
     [request] = phone.finished()
     assert request["language"] == "en"
-    assert request["readings"] == {"low": "111", "mid": "23900", "peak": "4200"}
+    assert request["readings"] == {"low": "012005", "mid": "23900", "peak": "4200"}
 
 
 def test_language_keyword_without_dialog(kit):
@@ -416,14 +417,14 @@ def test_errors_then_recovery_keeps_earlier_answers(kit):
     walk_to(kit, phone, "reading", kit.TOU, reading_index=2)
     phone.send("abc")
     phone.send("1234567")
-    assert phone.answers["readings"] == {"low": "111", "mid": "111"}
+    assert phone.answers["readings"] == {"low": "012005", "mid": "023005"}
     say(phone, "004100", kit.t("ask_date"))
     phone.send("1405/02/31")  # month 2 has 31 days: valid, but before the last reading
     assert phone.step == "date"
     for text in ["1405/09/04", "0", "0", "1"]:
         phone.send(text)
     [request] = phone.finished()
-    assert request["readings"] == {"low": "111", "mid": "111", "peak": "004100"}
+    assert request["readings"] == {"low": "012005", "mid": "023005", "peak": "004100"}
     assert request["national_id"] == kit.NID and request["reading_date"] == "2026-11-25"
 
 
@@ -480,7 +481,7 @@ def test_mms_photo_without_text_at_receipt_counts_as_receipt(kit):
     walk_to(kit, phone, "receipt")
     replies = phone.send("", (PHOTO,))
     assert phone.step == "confirm"
-    assert replies == [summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "111"}, "1405/09/01")]
+    assert replies == [summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "04517"}, "1405/09/01")]
     assert phone.answers["receipt_reference"] == ""
     phone.send("1")
     [request] = phone.finished()
