@@ -241,9 +241,18 @@ def status_replies(query: dict[str, Any], found: list[dict[str, str]], rules: Ru
     cat, lang = rules.catalogue, query["lang"]
     if not found:
         return [cat.text("not_found" if query["tracking"] else "no_requests", lang)]
-    lines = [cat.text("status", lang, tracking=r["tracking_number"], status=cat.status(r["status"], lang),
-                      date=r["updated_jalali"]) for r in found[:3]]
+    lines = [_status_line(r, lang, rules) for r in found[:3]]
     if query["tracking"]:
         return lines[:1]
     return [cat.text("status_list", lang, lines="\n".join(lines))]
 
+
+
+def _status_line(row: dict[str, Any], lang: str, rules: Rules) -> str:
+    """An issued bill shows its amount and payment ID; other statuses their name and date."""
+    cat = rules.catalogue
+    if row["status"] == "bill_issued" and row.get("payment_id"):
+        return cat.text("status_bill", lang, tracking=row["tracking_number"], amount=f"{row['amount']:,}",
+                        payment_id=row["payment_id"])
+    return cat.text("status", lang, tracking=row["tracking_number"], status=cat.status(row["status"], lang),
+                    date=row["updated_jalali"])

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-from sms_gateway import twilio_hook
+from sms_gateway import logs, twilio_hook
 from sms_gateway.runtime import Services
 
 MAX_BODY = 64 * 1024
 
 
 def create_app(services: Services) -> Flask:
+    """The app with the webhook, /healthz, masked logs and plain error answers (never a traceback)."""
+    logs.install()
     app = Flask("kontor")
     app.config.update(KONTOR_SERVICES=services, KONTOR_PUBLIC_URL=services.settings.server.public_url,
                       MAX_CONTENT_LENGTH=MAX_BODY)
@@ -24,7 +27,30 @@ def create_app(services: Services) -> Flask:
                   "database": _check(lambda: _db_ping(services))}
         return jsonify(checks), 200 if all(v == "ok" for v in checks.values()) else 503
 
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, lambda exc: _unexpected(services, exc))
     return app
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    """404, 405, 413 and the like: the status and its name, as plain text."""
+    code = exc.code or 500
+    if code >= 500:
+        return _unexpected_response(), code
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]   # keeps Allow on a 405
+    return Response(f"{code} {exc.name}\n", mimetype="text/plain", headers=headers), code
+
+
+def _unexpected(services: Services, exc: Exception) -> tuple[Response, int]:
+    """A bug must not become a 5xx for Twilio: the webhook answers 200 asking to send again."""
+    logging.getLogger("kontor.app").error("unexpected error on %s", request.path, exc_info=exc)
+    if request.path == "/sms/twilio" and request.method == "POST":
+        return twilio_hook.try_again(services, ""), 200
+    return _unexpected_response(), InternalServerError.code
+
+
+def _unexpected_response() -> Response:
+    return Response("500 Internal Server Error\n", mimetype="text/plain")
 
 
 def _db_ping(services: Services) -> None:

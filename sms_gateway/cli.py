@@ -53,6 +53,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from adapters.sandbox import serve
+
+    serve(_settings(args))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Embedded Redis, migrations, web and worker; Ctrl-C or SIGTERM stops them all."""
     from sms_gateway import embedded_redis
@@ -66,10 +73,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
-        for role in ("web", "worker"):
+        roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker"]
+        for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
-            children.append(subprocess.Popen(base + [role, "--config", settings.source, "--no-migrate"],
+            extra = [] if role == "sandbox" else ["--no-migrate"]
+            children.append(subprocess.Popen(base + [role, "--config", settings.source] + extra,
                                              start_new_session=True))
+            if role == "sandbox":
+                _wait_for_sandbox(settings)
         print(f"Kontor is up: webhook http://{settings.server.host}:{settings.server.port}/sms/twilio"
               f" — try: kontor phone --from +989121234567 --config {settings.source}", flush=True)
         _wait(children)
@@ -85,6 +96,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         if redis_proc is not None:
             embedded_redis.stop(redis_proc)
     return 0
+
+
+def _wait_for_sandbox(settings: Settings) -> None:
+    from adapters.sandbox import wait_until_up
+
+    if not wait_until_up(settings.sandbox.host, settings.sandbox.port):
+        raise RuntimeError(f"the sandbox did not start on {settings.sandbox_url}")
 
 
 def _wait(children: list[subprocess.Popen]) -> None:
@@ -138,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
         if name == "worker":
             sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    command("up", cmd_up, "run everything locally: Redis, migrations, web, worker")
+    command("up", cmd_up, "run everything locally: Redis, migrations, sandboxes, web, worker")
+    command("sandbox", cmd_sandbox, "serve the sandbox subscriber system, civil registry and mobile ownership")
     command("migrate", cmd_migrate, "apply database migrations")
     phone = command("phone", cmd_phone, "an interactive terminal phone for the local service")
     phone.add_argument("--from", dest="sender", required=True, help="the phone number you text from")

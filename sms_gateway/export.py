@@ -11,13 +11,15 @@ from storage import repository
 from storage.db import make_engine, session_factory
 from storage.models import Request
 
-COLUMNS = ("tracking_number", "status", "bill_id", "national_id", "mobile", "readings", "reading_date",
-           "reading_date_jalali", "description", "receipt_reference", "attachments", "created_at", "updated_at")
+COLUMNS = ("tracking_number", "status", "status_reason", "bill_id", "national_id", "mobile", "readings",
+           "consumption", "reading_date", "reading_date_jalali", "description", "receipt_reference", "attachments",
+           "bill_amount", "payment_id", "created_at", "updated_at")
 
 
 def as_record(row: Request) -> dict[str, Any]:
-    return {"tracking_number": row.tracking_number, "status": row.status, "bill_id": row.bill_id,
-            "national_id": row.national_id, "mobile": row.mobile, "readings": row.readings,
+    return {"tracking_number": row.tracking_number, "status": row.status, "status_reason": row.status_reason,
+            "bill_id": row.bill_id, "national_id": row.national_id, "mobile": row.mobile, "readings": row.readings,
+            "consumption": row.consumption, "bill_amount": row.bill_amount, "payment_id": row.payment_id,
             "reading_date": row.reading_date.isoformat(), "reading_date_jalali": to_jalali_str(row.reading_date),
             "description": row.description, "receipt_reference": row.receipt_reference,
             "attachments": row.attachments, "created_at": row.created_at.isoformat() + "Z",

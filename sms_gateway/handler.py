@@ -1,6 +1,7 @@
 """One inbound message, channel-neutral: lock and load the phone's dialog, advance it, enqueue, save, reply."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -8,11 +9,12 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 import phonenumbers
-from rq import Retry
 
 import dialogs
 from dialogs.jalali import to_jalali_str
-from dialogs.model import Inbound
+from dialogs.model import Inbound, Outcome
+from dialogs.text import normalize, script_of
+from sms_gateway import limits, optout, runtime
 from sms_gateway.runtime import TEHRAN, Services, tehran_now
 from storage import repository
 from storage.sessions import Stored
@@ -36,27 +38,101 @@ def mask(value: str) -> str:
     return re.sub(r"\d(?=\d{4})", "*", value)
 
 
+# Texts proposed for dialogs/messages.yaml (see the report); the catalogue's own text wins once it is there.
+PROPOSED = {
+    "rate_limited": {"fa": "پیام‌های شما زیاد بود. لطفا چند دقیقه بعد دوباره بفرستید.",
+                     "en": "Too many messages. Please wait a few minutes, then send again."},
+    "opted_out": {"fa": "عضویت لغو شد و پیامکی نمی‌گیرید. برای عضویت دوباره: عضویت",
+                  "en": "You are unsubscribed and will get no more messages. Send START to resubscribe."},
+    "opted_in": {"fa": "عضویت دوباره فعال شد.", "en": "You are subscribed again."},
+}
+
+
+def say(services: Services, key: str, lang: str, **params: Any) -> str:
+    """A catalogue text, or the proposed one while the catalogue lacks the key."""
+    cat = services.rules.catalogue
+    return cat.text(key, lang, **params) if key in cat.messages else PROPOSED[key][lang].format(**params)
+
+
+def language(services: Services, stored: Stored, inbound: Inbound) -> str:
+    """The subscriber's language: the dialog's, else the message's script, else the default."""
+    if stored.dialog and stored.dialog.get("lang") in ("fa", "en"):
+        return stored.dialog["lang"]
+    return script_of(normalize(inbound.text)) or services.rules.default_language
+
+
 def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> list[str]:
     """Process one message exactly once per message id; the reply is repeated for a redelivery."""
-    phone, token = inbound.sender, secrets.token_hex(8)
-    stored = services.sessions.begin(phone, token)
+    if not inbound.message_id:   # a dialog id must be unique: never let two dialogs share ""
+        inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
+    phone, token, cfg = inbound.sender, secrets.token_hex(8), services.settings.limits
+    gate = limits.enter(services.redis, services.sessions, phone, token, cfg.per_phone_per_minute,
+                        cfg.global_per_second)
+    if gate.state == "limited":
+        log.warning("rate limited %s (notice: %s)", mask(phone), gate.notice)
+        return [say(services, "rate_limited", language(services, gate.stored, inbound))] if gate.notice else []
     try:
-        if inbound.message_id and inbound.message_id in stored.seen:
-            log.info("duplicate message %s from %s", inbound.message_id, mask(phone))
+        if gate.global_over:
+            log.warning("global inbound limit of %s/s passed; message from %s dropped", cfg.global_per_second,
+                        mask(phone))
             services.sessions.release(phone, token)
-            return stored.reply if stored.seen[-1] == inbound.message_id else []
-        outcome = dialogs.advance(stored.dialog, inbound, now(), services.rules)
-        while outcome.query is not None:
-            answer = answer_query(services, outcome.query)
-            outcome = dialogs.resume(outcome.session, outcome.query, answer, now(), services.rules)
-        for effect in outcome.effects:
-            perform(services, effect)
-        seen = stored.seen + [inbound.message_id] if inbound.message_id else stored.seen
-        services.sessions.commit(phone, token, Stored(outcome.session, seen, outcome.replies))
-        return outcome.replies
+            return []
+        return _locked(services, inbound, token, gate, now)
     except BaseException:
         services.sessions.release(phone, token)
         raise
+
+
+def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate, now: Callable) -> list[str]:
+    """With the phone's lock held: dedupe, STOP/START, then the dialog."""
+    phone, stored = inbound.sender, gate.stored
+    if inbound.message_id in stored.seen:
+        log.info("duplicate message %s from %s", inbound.message_id, mask(phone))
+        services.sessions.release(phone, token)
+        return stored.reply if stored.seen[-1] == inbound.message_id else []
+    lang = language(services, stored, inbound)
+    if optout.is_stop(inbound.text):
+        optout.stop(services.redis, services.sessions, phone, token)
+        log.info("%s opted out", mask(phone))
+        return [say(services, "opted_out", lang)]
+    if not gate.opted_out:
+        return _advance(services, inbound, stored, token, now, [])
+    if not optout.is_start(inbound.text):   # opted out: nothing is answered until START
+        services.sessions.release(phone, token)
+        return []
+    optout.start(services.redis, services.sessions, phone)
+    return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
+
+
+def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable,
+             prefix: list[str]) -> list[str]:
+    """Advance the dialog, answer its queries, enqueue its effects, then save and unlock."""
+    outcome = dialogs.advance(stored.dialog, inbound, now(), services.rules)
+    while outcome.query is not None:
+        refusal = _inquire_refusal(services, inbound.sender, outcome.query)
+        if refusal is not None:
+            outcome = Outcome(outcome.session, refusal)
+            break
+        answer = answer_query(services, outcome.query)
+        outcome = dialogs.resume(outcome.session, outcome.query, answer, now(), services.rules)
+    for effect in outcome.effects:
+        perform(services, effect)
+    replies = prefix + outcome.replies
+    services.sessions.commit(inbound.sender, token, Stored(outcome.session, stored.seen + [inbound.message_id],
+                                                           replies))
+    return replies
+
+
+def _inquire_refusal(services: Services, phone: str, query: dict[str, Any]) -> list[str] | None:
+    """INQUIRE with a tracking number is limited per phone per hour; None = go ahead."""
+    if query["kind"] != "status" or not query.get("tracking"):
+        return None
+    allowed, first = limits.inquire_allowed(services.redis, services.sessions, phone,
+                                            services.settings.limits.inquire_per_hour)
+    if allowed:
+        return None
+    log.warning("INQUIRE limit reached by %s", mask(phone))
+    return [say(services, "rate_limited", query.get("lang") or services.rules.default_language)] if first else []
 
 
 def answer_query(services: Services, query: dict[str, Any]) -> Any:
@@ -67,7 +143,8 @@ def answer_query(services: Services, query: dict[str, Any]) -> Any:
     with services.db() as db:
         rows = repository.requests_of_phone(db, query["phone"], query["tracking"])
         return [{"tracking_number": r.tracking_number, "status": r.status,
-                 "updated_jalali": to_jalali_str(local_date(r.updated_at))} for r in rows]
+                 "updated_jalali": to_jalali_str(local_date(r.updated_at)),
+                 "amount": r.bill_amount, "payment_id": r.payment_id} for r in rows]
 
 
 def local_date(utc_naive: datetime) -> date:
@@ -79,8 +156,5 @@ def perform(services: Services, effect: dict[str, Any]) -> None:
     if effect["type"] != "finish_request":
         raise ValueError(f"unknown effect {effect['type']}")
     request = effect["request"]
-    intervals = services.settings.worker.retry_intervals
-    services.queue.enqueue("sms_gateway.jobs.finish_request", request,
-                           job_id="finish-" + re.sub(r"[^A-Za-z0-9_-]", "_", request["dialog_id"]),
-                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                           result_ttl=3600, failure_ttl=30 * 86400)
+    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request,
+                    "finish-" + re.sub(r"[^A-Za-z0-9_-]", "_", request["dialog_id"]))

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from dialogs.ids import make_tracking_number
 from sms_gateway import runtime
 from sms_gateway.outbox import deliver, utcnow
 from storage import repository
+from storage.models import Request
 
 log = logging.getLogger("kontor.jobs")
 
@@ -18,14 +23,83 @@ def new_tracking_number() -> str:
     return make_tracking_number(f"{secrets.randbelow(9 * 10**10) + 10**10}")
 
 
+def job_id(kind: str, dialog_id: str) -> str:
+    return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", dialog_id)
+
+
 def finish_request(request: dict[str, Any]) -> str:
-    """Store the confirmed request once, owe the tracking SMS in the same transaction, then deliver it."""
+    """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on."""
     services = runtime.from_environment()
     with services.db.begin() as db:
         row, created = repository.store_request(db, request, new_tracking_number, utcnow())
         text = services.rules.catalogue.text("tracking_sms", row.language, tracking=row.tracking_number)
         message = repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, text, utcnow())
-        message_id, tracking = message.id, row.tracking_number
+        message_id, tracking, status = message.id, row.tracking_number, row.status
     log.info("request %s %s", tracking, "stored" if created else "already stored")
     deliver(message_id)
+    if status == "received":
+        runtime.enqueue(services, "sms_gateway.jobs.process_request", request["dialog_id"],
+                        job_id("process", request["dialog_id"]))
     return tracking
+
+
+@dataclass
+class Decision:
+    status: str
+    reason: str = ""
+    amount: int | None = None
+    payment_id: str = ""
+    consumption: dict[str, float] = field(default_factory=dict)
+
+
+def process_request(dialog_id: str) -> str:
+    """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
+    services = runtime.from_environment()
+    with services.db() as db:
+        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
+        if row is None or row.status != "received":
+            return row.status if row else "missing"
+        snapshot = {c: getattr(row, c) for c in ("tracking_number", "bill_id", "national_id", "mobile",
+                                                   "readings", "description", "receipt_reference", "wraps")}
+        snapshot["reading_date"], attachments = row.reading_date.isoformat(), list(row.attachments)
+    attachments = [services.media.keep(item) for item in attachments]
+    decision = decide(services, {**snapshot, "attachments": attachments})
+    return record(services, dialog_id, attachments, decision)
+
+
+def decide(services: runtime.Services, request: dict[str, Any]) -> Decision:
+    person = services.registry.person(request["national_id"])
+    if not person.found:
+        return Decision("rejected", "person_not_found")
+    if not person.alive:
+        return Decision("rejected", "person_deceased")
+    if not services.ownership.owner_matches(request["mobile"], request["national_id"]):
+        return Decision("rejected", "mobile_not_owner")
+    answer = services.cis.submit(request)
+    return Decision(answer.status, answer.reason, answer.amount_rials, answer.payment_id or "", answer.consumption)
+
+
+def record(services: runtime.Services, dialog_id: str, attachments: list[dict[str, Any]], decision: Decision) -> str:
+    """One status change and one outcome SMS, under a row lock, however many times the job runs."""
+    with services.db.begin() as db:
+        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id).with_for_update())
+        if row.status != "received":
+            return row.status
+        row.attachments, row.consumption = attachments, decision.consumption
+        row.bill_amount, row.payment_id = decision.amount, decision.payment_id
+        repository.set_status(db, row, decision.status, decision.reason, utcnow())
+        message = repository.owe_message(db, f"outcome:{dialog_id}", row.mobile, outcome_text(services, row), utcnow())
+        message_id = message.id
+    deliver(message_id)
+    return decision.status
+
+
+def outcome_text(services: runtime.Services, row: Request) -> str:
+    cat, lang = services.rules.catalogue, row.language
+    if row.status == "bill_issued":
+        return cat.text("sms_bill_issued", lang, tracking=row.tracking_number, amount=f"{row.bill_amount:,}",
+                        payment_id=row.payment_id)
+    if row.status == "rejected":
+        return cat.text("sms_rejected", lang, tracking=row.tracking_number,
+                        reason=cat.text(f"reason_{row.status_reason}", lang))
+    return cat.text("sms_under_review", lang, tracking=row.tracking_number)

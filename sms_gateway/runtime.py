@@ -8,12 +8,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import redis
-from rq import Queue
+from rq import Queue, Retry
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from adapters.cis import SandboxSubscriberSystem, SubscriberSystem
-from adapters.sms import OutboxSender, SmsSender, TwilioSender
+from adapters import cis, ownership, registry
+from adapters.cis import SubscriberSystem
+from adapters.media import MediaStore
+from adapters.ownership import MobileOwnership
+from adapters.registry import CivilRegistry
+from adapters.sms import TWILIO_API, OutboxSender, SmsSender, TwilioSender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
 from sms_gateway.settings import Settings, load
@@ -41,6 +45,9 @@ class Services:
     engine: Engine
     db: sessionmaker
     cis: SubscriberSystem
+    registry: CivilRegistry
+    ownership: MobileOwnership
+    media: MediaStore
     sms: SmsSender
     rules: Rules
 
@@ -55,7 +62,8 @@ def build(settings: Settings) -> Services:
         sessions=SessionStore(client, ttl, settings.dialog.lock_seconds),
         queue=Queue(settings.worker.queue, connection=client),
         engine=engine, db=session_factory(engine),
-        cis=_subscriber_system(settings), sms=_sender(settings),
+        cis=cis.from_settings(settings), registry=registry.from_settings(settings),
+        ownership=ownership.from_settings(settings), media=_media(settings), sms=_sender(settings),
         rules=rules_from(settings),
     )
 
@@ -67,8 +75,12 @@ def rules_from(settings: Settings) -> Rules:
                  d.require_receipt, d.require_national_card)
 
 
-def _subscriber_system(settings: Settings) -> SubscriberSystem:
-    return SandboxSubscriberSystem()
+def _media(settings: Settings) -> MediaStore:
+    """MMS media are fetched only from the gateway's own API, with its credentials."""
+    t, d = settings.twilio, settings.documents
+    prefixes = tuple(p.rstrip("/") + "/" for p in {TWILIO_API, t.api_base_url} if p)
+    auth = (t.account_sid, t.auth_token) if settings.outbound_via_twilio else None
+    return MediaStore(settings.media_path, prefixes if auth else (), auth, d.max_bytes, tuple(d.types))
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -82,3 +94,11 @@ def _sender(settings: Settings) -> SmsSender:
 def from_environment() -> Services:
     """The worker's services: settings named by KONTOR_CONFIG, built once per process."""
     return build(load())
+
+
+def enqueue(services: Services, function: str, argument: object, job_id: str) -> None:
+    """Every Kontor job: a JSON-safe argument, a stable id, retries with backoff, failures kept 30 days."""
+    intervals = services.settings.worker.retry_intervals
+    services.queue.enqueue(function, argument, job_id=job_id,
+                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                           result_ttl=3600, failure_ttl=30 * 86400)

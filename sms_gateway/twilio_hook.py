@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request
@@ -35,32 +36,47 @@ def twiml(replies: list[str]) -> Response:
     return Response(str(response), mimetype="application/xml")
 
 
+SENDER = re.compile(r"[+\w:.@-]{1,64}")   # E.164, a short code, an alphanumeric id, a channel prefix
+
+
 def inbound_from_form() -> Inbound:
+    """The message as Twilio posted it; a missing field becomes empty, a malformed sender becomes none."""
     form = request.form
     try:
-        count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+        count = max(0, min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA))
     except ValueError:
         count = 0
     media = tuple(Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
                   for i in range(count) if form.get(f"MediaUrl{i}"))
-    return Inbound(canonical_phone(form.get("From", "")), form.get("Body", ""), form.get("MessageSid", ""), media)
+    sender = canonical_phone(form.get("From", ""))
+    if not SENDER.fullmatch(sender):
+        sender = ""
+    return Inbound(sender, form.get("Body", ""), form.get("MessageSid", "")[:64], media)
 
 
 @bp.post("/sms/twilio")
 def inbound_sms() -> Response:
+    """Never a 5xx: a bad signature is 403; any failure after it is a 200 asking to send again."""
     services: Services = current_app.config["KONTOR_SERVICES"]
     validator = RequestValidator(services.settings.webhook_token)
     if not validator.validate(signed_url(), request.form, request.headers.get("X-Twilio-Signature", "")):
         log.warning("refused a webhook with a bad signature")
         abort(403)
-    inbound = inbound_from_form()
-    if not inbound.sender:
-        return twiml([])
+    inbound = Inbound("", "")
     try:
+        inbound = inbound_from_form()
+        if not inbound.sender:
+            log.warning("webhook without a usable sender; nothing to answer")
+            return twiml([])
         return twiml(handle(services, inbound))
     except (redis.RedisError, PhoneBusy, LockLost, OSError) as exc:
         log.warning("could not handle message from %s now: %s", mask(inbound.sender), exc)
     except Exception:
         log.exception("failed on message from %s", mask(inbound.sender))
-    lang = script_of(normalize(inbound.text)) or services.rules.default_language
+    return try_again(services, inbound.text)
+
+
+def try_again(services: Services, text: str) -> Response:
+    """The short "send it again in a minute" reply, in the message's language."""
+    lang = script_of(normalize(text)) or services.rules.default_language
     return twiml([services.rules.catalogue.text("try_again_later", lang)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -30,6 +30,10 @@ class Request(Base):
     receipt_reference: Mapped[str] = mapped_column(String(20), default="")
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(2), default="fa")
+    wraps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    consumption: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    bill_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    payment_id: Mapped[str] = mapped_column(String(20), default="")
     confirmed_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage.models import OutboundMessage, Request, StatusChange
 
 FIELDS = ("bill_id", "national_id", "mobile", "readings", "description", "receipt_reference",
-          "attachments", "language")
+          "attachments", "language", "wraps")
 
 
 def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], str],
@@ -35,7 +35,7 @@ def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], s
 
 
 def _default(key: str) -> Any:
-    return [] if key == "attachments" else {} if key == "readings" else ""
+    return [] if key in ("attachments", "wraps") else {} if key == "readings" else ""
 
 
 def set_status(db: Session, request: Request, status: str, reason: str, now: datetime) -> None:

@@ -13,6 +13,8 @@ import uuid
 import redis
 import requests
 
+from dialogs.ids import valid_payment_id
+from sms_gateway.export import COLUMNS
 from sms_gateway.runtime import catalogue
 from tests.support.stack import Stack
 from tests.support.twilio_standin import TwilioStandIn
@@ -56,22 +58,59 @@ def export(stack: Stack, fmt: str = "json") -> str:
     return result.stdout
 
 
-def test_each_demo_subscriber_gets_a_tracking_number_and_can_inquire(stack: Stack, twilio: TwilioStandIn) -> None:
+def test_each_demo_subscriber_gets_a_tracking_number_then_a_bill(stack: Stack, twilio: TwilioStandIn) -> None:
     for name, (phone, answers, readings) in DEMO.items():
         before = len(twilio.to(phone))
         summary = converse(stack, phone, "قرائت", answers)
         assert summary[0].startswith("قبض ") and "۱=تایید" in summary[0], name
         assert stack.sms(phone, "1") == [CAT.text("confirmed", "fa")]
-        sms = wait_for_sms(twilio, phone, before + 1)[-1]
-        tracking = tracking_in(sms)
-        assert sms == CAT.text("tracking_sms", "fa", tracking=tracking)
+        tracking_sms, outcome_sms = wait_for_sms(twilio, phone, before + 2)[-2:]
+        tracking = tracking_in(tracking_sms)
+        assert tracking_sms == CAT.text("tracking_sms", "fa", tracking=tracking)
+        record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+        assert record["readings"] == readings and record["mobile"] == phone
+        assert record["bill_id"] == answers[0].translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+        assert record["status"] == "bill_issued", record
+        assert valid_payment_id(record["bill_id"], record["payment_id"]) and record["bill_amount"] > 0
+        assert outcome_sms == CAT.text("sms_bill_issued", "fa", tracking=tracking,
+                                       amount=f"{record['bill_amount']:,}", payment_id=record["payment_id"])
+        assert set(record["consumption"]) == set(readings)
         status = stack.sms(phone, f"پیگیری {tracking}")
-        assert tracking in status[0] and CAT.status("received", "fa") in status[0], status
+        assert status == [CAT.text("status_bill", "fa", tracking=tracking, amount=f"{record['bill_amount']:,}",
+                                   payment_id=record["payment_id"])]
         stranger = stack.sms("+989121111111", f"پیگیری {tracking}")
         assert stranger == [CAT.text("not_found", "fa")]
+
+
+def test_identity_failures_are_rejected_with_a_reason(stack: Stack, twilio: TwilioStandIn) -> None:
+    cases = [("+989301234567", "1234567804121", "1234567891", "person_deceased"),
+             ("+989121234567", "1234567804121", "2277889903", "mobile_not_owner")]
+    for phone, bill, nid, reason in cases:
+        before = len(twilio.to(phone))
+        converse(stack, phone, "قرائت", [bill, nid, "04600", "0", "0", "0"])
+        stack.sms(phone, "1")
+        tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
+        tracking = tracking_in(tracking_sms)
+        assert outcome == CAT.text("sms_rejected", "fa", tracking=tracking,
+                                   reason=CAT.text(f"reason_{reason}", "fa"))
         record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
-        assert record["readings"] == readings and record["mobile"] == phone and record["status"] == "received"
-        assert record["bill_id"] == answers[0].translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+        assert (record["status"], record["status_reason"]) == ("rejected", reason)
+
+
+def test_an_implausible_reading_confirmed_goes_under_review(stack: Stack, twilio: TwilioStandIn) -> None:
+    phone = "+989121234567"
+    before = len(twilio.to(phone))
+    converse(stack, phone, "قرائت", ["1234567804121", "0012345679"])
+    assert stack.sms(phone, "05200") == [CAT.text("ask_unusual", "fa", kwh=688)]
+    assert stack.sms(phone, "1") == [CAT.text("ask_date", "fa")]
+    converse(stack, phone, "0", ["0", "0", "1"])
+    tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
+    tracking = tracking_in(tracking_sms)
+    assert outcome == CAT.text("sms_under_review", "fa", tracking=tracking)
+    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+    assert record["status"] == "under_review" and record["bill_amount"] is None and record["payment_id"] == ""
+    listing = stack.sms(phone, "پیگیری")[0]
+    assert listing.startswith(CAT.text("status_list", "fa", lines="")) and tracking in listing
 
 
 def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: TwilioStandIn) -> None:
@@ -88,7 +127,7 @@ def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: Twi
                       "description": "Meter is outside", "receipt_reference": "12345678", "attachments": []}
     assert set(record) >= {"created_at", "updated_at", "status"}
     csv_out = export(stack, "csv")
-    assert csv_out.splitlines()[0].startswith("tracking_number,status,bill_id") and tracking in csv_out
+    assert csv_out.splitlines()[0].split(",") == list(COLUMNS) and tracking in csv_out
 
 
 def test_mms_media_is_kept_as_an_attachment(stack: Stack, twilio: TwilioStandIn) -> None:
@@ -145,9 +184,9 @@ def test_a_double_pressed_confirm_makes_one_request(stack: Stack, twilio: Twilio
     for t in threads:
         t.join()
     assert sum(r == [CAT.text("confirmed", "fa")] for r in replies) == 1
-    wait_for_sms(twilio, phone, before_sms + 1)
+    wait_for_sms(twilio, phone, before_sms + 2)   # the tracking number, then the bill
     time.sleep(1.5)
-    assert len(twilio.to(phone)) == before_sms + 1
+    assert len(twilio.to(phone)) == before_sms + 2
     assert len(json.loads(export(stack))) == before_export + 1
 
 

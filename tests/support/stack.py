@@ -46,6 +46,8 @@ def write_config(folder: Path, redis_url: str, database_url: str, twilio_url: st
     if twilio_url is not None:
         config["twilio"].update(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio_url)
     config["worker"]["retry_intervals"] = [1, 1, 2]
+    config["sandbox"]["port"] = free_port()
+    config["limits"].update(per_phone_per_minute=1000, inquire_per_hour=1000)   # fault tests set their own
     for dotted, value in overrides.items():
         section, key = dotted.split("__")
         config[section][key] = value
@@ -68,11 +70,18 @@ class Stack:
 
     def start(self, *roles: str) -> "Stack":
         env = {**os.environ, "KONTOR_CONFIG": str(self.config)}
-        for role in roles or ("web", "worker"):
+        command = [sys.executable, "-m", "sms_gateway.cli"]
+        subprocess.run(command + ["migrate", "--config", str(self.config)], check=True, env=env, cwd=ROOT,
+                       capture_output=True, timeout=120)
+        for role in roles or ("sandbox", "web", "worker"):
             log = open(self.config.parent / f"{role}.log", "ab")
-            self.procs[role] = subprocess.Popen(
-                [sys.executable, "-m", "sms_gateway.cli", role, "--config", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+            extra = [] if role == "sandbox" else ["--no-migrate"]
+            self.procs[role] = subprocess.Popen(command + [role, "--config", str(self.config)] + extra,
+                                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                                start_new_session=True)
+            log.close()
+        if "sandbox" in self.procs:
+            self.wait_sandbox()
         if "web" in self.procs:
             self.wait_healthy()
         return self
@@ -89,6 +98,13 @@ class Stack:
                 break
             time.sleep(0.1)
         raise RuntimeError("kontor web did not become healthy:\n" + self.log("web"))
+
+    def wait_sandbox(self, timeout: float = 15) -> None:
+        from adapters.sandbox import wait_until_up
+
+        port = yaml.safe_load(self.config.read_text(encoding="utf-8"))["sandbox"]["port"]
+        if not wait_until_up("127.0.0.1", port, timeout):
+            raise RuntimeError("kontor sandbox did not start:\n" + self.log("sandbox"))
 
     def log(self, role: str) -> str:
         path = self.config.parent / f"{role}.log"

@@ -1,0 +1,127 @@
+"""The sandbox's illustrative out-of-cycle bill and review checks (pure): the real bill comes from the utility."""
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import jdatetime
+
+from dialogs.ids import make_payment_id
+from dialogs.model import Meter
+
+ENERGY = ("low", "mid", "peak", "friday")
+USUAL_FACTOR = 3.0        # the utility's own check: daily use above usual × this goes to review
+DEMAND_FACTOR = 1.2       # a demand above contract × this goes to review
+DAYS_PER_MONTH = 30
+
+
+class Rates(Protocol):
+    """The `tariff` settings (a Protocol, so adapters do not import sms_gateway)."""
+    residential_tiers: list[list[int]]
+    time_of_use: dict[str, float]
+    industrial_rial_per_kwh: float
+    demand_rial_per_kw_month: float
+    reactive_rial_per_kvarh: float
+    vat: float
+
+
+@dataclass(frozen=True)
+class DefaultRates:
+    """The shipped config.yaml tariff, for the in-process sandbox when no settings are at hand."""
+    residential_tiers: list[list[int]] = field(default_factory=lambda: [
+        [100, 1100], [200, 1300], [300, 2800], [400, 3200], [500, 3600], [600, 4000], [0, 4500]])
+    time_of_use: dict[str, float] = field(default_factory=lambda: {
+        "low": 0.5, "mid": 1.0, "peak": 2.0, "friday": 0.8})
+    industrial_rial_per_kwh: float = 3200
+    demand_rial_per_kw_month: float = 45000
+    reactive_rial_per_kvarh: float = 400
+    vat: float = 0.10
+
+
+def consumption(meter: Meter, readings: Mapping[str, str], wraps: Collection[str]) -> dict[str, float]:
+    """kWh (kvarh) per register after the multiplier, a wrapped register adding 10^digits; demand as read."""
+    use: dict[str, float] = {}
+    for reg in meter.registers:
+        value = float(readings[reg.name])
+        if reg.name == "demand":
+            use["demand"] = value
+            continue
+        delta = value - float(reg.last or 0) + (10 ** reg.digits if reg.name in wraps else 0)
+        use[reg.name] = round(delta * meter.multiplier, 3)
+    return use
+
+
+def billing_days(last_date: datetime.date, reading_date: datetime.date) -> int:
+    """Days since the last reading, at least one, so a same-day reading still bills."""
+    return max(1, (reading_date - last_date).days)
+
+
+def tiered_rials(kwh: float, days: int, tiers: list[list[int]]) -> float:
+    """Progressive monthly tiers, bounds scaled by days/30 so a short period does not reach dearer tiers early."""
+    scale, lower, rials = days / DAYS_PER_MONTH, 0.0, 0.0
+    for upper, price in tiers:
+        bound = upper * scale if upper else math.inf
+        rials += max(0.0, min(kwh, bound) - lower) * price
+        if kwh <= bound:
+            break
+        lower = bound
+    return rials
+
+
+def residential_rials(use: Mapping[str, float], days: int, rates: Rates) -> float:
+    """Tiered price of all energy, shared among registers by their time-of-use factors (single-rate: 1)."""
+    energy = {name: kwh for name, kwh in use.items() if name in ENERGY}
+    total = sum(energy.values())
+    if total <= 0:
+        return 0.0
+    if len(energy) == 1:
+        return tiered_rials(total, days, rates.residential_tiers)
+    weighted = sum(kwh * rates.time_of_use.get(name, 1.0) for name, kwh in energy.items())
+    return tiered_rials(total, days, rates.residential_tiers) * weighted / total
+
+
+def industrial_rials(use: Mapping[str, float], days: int, contract_kw: float, rates: Rates) -> float:
+    """Energy at the industrial price by time of use, the demand charge (contract or read), reactive energy."""
+    energy = sum(kwh * rates.time_of_use.get(name, 1.0) for name, kwh in use.items() if name in ENERGY)
+    demand_kw = max(contract_kw, use.get("demand", 0.0))
+    return (energy * rates.industrial_rial_per_kwh
+            + demand_kw * rates.demand_rial_per_kw_month * days / DAYS_PER_MONTH
+            + use.get("reactive", 0.0) * rates.reactive_rial_per_kvarh)
+
+
+def is_demand_metered(meter: Meter) -> bool:
+    """Industrial and other demand-metered meters follow the industrial tariff."""
+    return (meter.kind.startswith("industrial") or meter.contract_kw > 0
+            or any(reg.name == "demand" for reg in meter.registers))
+
+
+def bill_rials(meter: Meter, use: Mapping[str, float], days: int, rates: Rates) -> int:
+    """The whole bill with VAT, rounded to 1000 rials as bills are printed (payment IDs carry thousands)."""
+    if is_demand_metered(meter):
+        net = industrial_rials(use, days, meter.contract_kw, rates)
+    else:
+        net = residential_rials(use, days, rates)
+    return int(math.floor(max(0.0, net) * (1 + rates.vat) / 1000 + 0.5)) * 1000
+
+
+def payment_id(bill_id: str, amount_rials: int, reading_date: datetime.date) -> str:
+    """The شناسه پرداخت for this bill, with the Jalali year and month of the reading as its period."""
+    jalali = jdatetime.date.fromgregorian(date=reading_date)
+    return make_payment_id(bill_id, amount_rials, year=jalali.year, period=jalali.month)
+
+
+def review_reason(meter: Meter, use: Mapping[str, float], days: int, wraps: Collection[str]) -> str:
+    """The utility's own plausibility checks: a short code when a person must look, "" when a bill can issue."""
+    if wraps:
+        return "meter_wrapped"
+    if any(kwh < 0 for name, kwh in use.items() if name != "demand"):
+        return "reading_below_last"
+    daily = sum(kwh for name, kwh in use.items() if name in ENERGY) / days
+    if meter.daily_kwh > 0 and daily > USUAL_FACTOR * meter.daily_kwh:
+        return "usage_far_above_usual"
+    if meter.contract_kw > 0 and use.get("demand", 0.0) > DEMAND_FACTOR * meter.contract_kw:
+        return "demand_above_contract"
+    return ""
