@@ -2,6 +2,7 @@
 SQL, and the tracking SMS sent by twilio's REST client to the local stand-in."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -130,19 +131,27 @@ def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: Twi
     assert csv_out.splitlines()[0].split(",") == list(COLUMNS) and tracking in csv_out
 
 
-def test_mms_media_is_kept_as_an_attachment(stack: Stack, twilio: TwilioStandIn) -> None:
+def test_mms_media_is_fetched_checked_and_kept(stack: Stack, twilio: TwilioStandIn) -> None:
     phone = "+989351234567"
     before = len(twilio.to(phone))
+    jpeg = b"\xff\xd8\xff\xe0" + b"card" * 1000
+    card = twilio.add_media("card", jpeg, "image/jpeg")
+    receipt = twilio.add_media("receipt", b"%PDF-1.4 receipt", "application/pdf")
+    script = twilio.add_media("script", b"<script>", "text/html")
     converse(stack, phone, "قرائت", ["2345678904125", "2277889903"])
-    card = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg")]
-    assert stack.sms(phone, "", media=card)[0] == CAT.text("media_kept", "fa")
+    assert stack.sms(phone, "", media=[(card, "image/jpeg")])[0] == CAT.text("media_kept", "fa")
+    assert stack.sms(phone, "", media=[(script, "image/jpeg")])[0] == CAT.text("media_kept", "fa")
     converse(stack, phone, "012500", ["023500", "004100", "0", "0"])
-    receipt = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM2/Media/ME2", "image/png")]
-    assert stack.sms(phone, "", media=receipt)[0].startswith("قبض ")
+    assert stack.sms(phone, "", media=[(receipt, "application/pdf")])[0].startswith("قبض ")
     stack.sms(phone, "1")
-    tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
+    tracking = tracking_in(wait_for_sms(twilio, phone, before + 2)[-2])
     record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
-    assert [a["content_type"] for a in record["attachments"]] == ["image/jpeg", "image/png"]
+    kept = {a["url"]: a for a in record["attachments"]}
+    assert kept[card]["status"] == "stored" and kept[card]["sha256"] == hashlib.sha256(jpeg).hexdigest()
+    assert kept[receipt]["status"] == "stored" and kept[receipt]["content_type"] == "application/pdf"
+    assert kept[script]["status"] == "refused_type"
+    media_dir = stack.config.parent / "var" / "media"
+    assert (media_dir / kept[card]["file"]).read_bytes() == jpeg
 
 
 def test_a_forged_webhook_is_refused_and_changes_nothing(stack: Stack, redis_server: str) -> None:

@@ -17,6 +17,7 @@ class TwilioStandIn:
     auth_token: str
     messages: list[dict[str, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)   # HTTP statuses to answer before succeeding
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path → (content, type), like MMS media
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -41,8 +42,19 @@ class TwilioStandIn:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         return request.headers.get("Authorization", "") == f"Basic {expected}"
 
+    def add_media(self, name: str, content: bytes, content_type: str) -> str:
+        """Serve a file as Twilio serves MMS media (behind the account's credentials); returns its URL."""
+        path = f"/2010-04-01/Accounts/{self.account_sid}/Messages/MM{name}/Media/ME{name}"
+        self.media[path] = (content, content_type)
+        return self.url + path
+
     @Request.application
     def _app(self, request: Request) -> Response:
+        if request.method == "GET" and request.path in self.media:
+            if not self._authorised(request):
+                return Response("", 401)
+            content, kind = self.media[request.path]
+            return Response(content, 200, content_type=kind)
         path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if request.method != "POST" or request.path != path:
             return Response(json.dumps({"code": 20404, "message": "not found", "status": 404}), 404,
