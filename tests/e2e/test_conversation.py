@@ -114,6 +114,20 @@ def test_an_implausible_reading_confirmed_goes_under_review(stack: Stack, twilio
     assert listing.startswith(CAT.text("status_list", "fa", lines="")) and tracking in listing
 
 
+def test_a_wrapped_meter_confirmed_goes_under_review(stack: Stack, twilio: TwilioStandIn) -> None:
+    phone = "+989131234567"
+    before = len(twilio.to(phone))
+    converse(stack, phone, "قرائت", ["5678901204122", "1234560003"])
+    assert stack.sms(phone, "00040") == [CAT.text("ask_wrap", "fa", value="00040", last="99950")]
+    assert stack.sms(phone, "1") == [CAT.text("ask_date", "fa")]
+    converse(stack, phone, "0", ["0", "0", "1"])
+    tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
+    tracking = tracking_in(tracking_sms)
+    assert outcome == CAT.text("sms_under_review", "fa", tracking=tracking)
+    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+    assert record["status"] == "under_review" and record["consumption"] == {"mid": 90.0}
+
+
 def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: TwilioStandIn) -> None:
     phone = "+989121111111"
     before = len(twilio.to(phone))
