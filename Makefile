@@ -24,3 +24,13 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/integration tests/e2e
+
+# `make bench`: the load benchmark of issue 5 (a benchmark, not a test): one table, figures appended to
+# bench/results.jsonl. Real redis-server, gunicorn, RQ and wrk on loopback; about 3 minutes. See bench/README.md.
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+.PHONY: faults
+faults: $(STAMP)
+	$(PY) -m pytest -q -m faults tests/faults
