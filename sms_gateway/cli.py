@@ -38,18 +38,13 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from rq import SimpleWorker
-
-    from sms_gateway import runtime
+    from sms_gateway import runtime, worker
     from storage.db import upgrade
 
     settings = _settings(args)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    services = runtime.from_environment()
-    # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes hundreds a second.
-    worker = SimpleWorker([services.queue], connection=services.redis)
-    worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
+    worker.run(runtime.from_environment(), burst=args.burst)
     return 0
 
 
@@ -175,6 +170,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from sms_gateway.logs import install
+
+    install()   # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
         return args.func(args)

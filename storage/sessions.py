@@ -52,7 +52,7 @@ class Stored:
         return cls(data.get("d"), data.get("s", []), data.get("r", []))
 
     def encode(self) -> str:
-        if self.dialog is None:
+        if self.dialog is None and not self.seen:
             return ""
         return json.dumps({"d": self.dialog, "s": self.seen[-4:], "r": self.reply},
                           ensure_ascii=False, separators=(",", ":"))

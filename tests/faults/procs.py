@@ -1,0 +1,149 @@
+"""Fault-suite helpers over real processes: a restartable redis-server, a slow-able Twilio stand-in, counting."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import redis
+from sqlalchemy import create_engine, text
+
+from sms_gateway import embedded_redis
+from tests.support.twilio_standin import TwilioStandIn
+
+TRACKING = re.compile(r"\d{12}")
+
+
+class SlowTwilio(TwilioStandIn):
+    """The stand-in with a delay before each answer, so a worker can be killed while it is sending."""
+    delay: float = 0.0
+    inflight: int = 0
+
+    def _app(self, environ, start_response):  # type: ignore[no-untyped-def, override]
+        self.inflight += 1
+        try:
+            time.sleep(self.delay)
+            return TwilioStandIn._app(self, environ, start_response)
+        finally:
+            self.inflight -= 1
+
+
+@dataclass
+class RedisProc:
+    """A redis-server with the append-only file, on a short unix socket, that a fault may stop and restart."""
+    folder: Path
+    socket: Path
+    proc: object = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> "RedisProc":
+        self.proc = embedded_redis.start(self.folder, self.socket)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            embedded_redis.stop(self.proc)   # SIGTERM: the append-only file is flushed
+            self.proc = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
+    """Poll a condition, bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
+
+
+@dataclass
+class Ledger:
+    """What the database and the stand-in say happened to each phone's confirmed requests."""
+    database_url: str
+    twilio: TwilioStandIn
+    engine: object = None
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.database_url)
+
+    def stored(self, phones: list[str]) -> list[tuple[str, str]]:
+        """(mobile, tracking number) of every stored request of these phones."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT mobile, tracking_number FROM requests")).all()
+        return [(m, t) for m, t in rows if m in phones]
+
+    def tracking_sms(self, phones: list[str]) -> list[str]:
+        """Tracking numbers in the tracking SMS the stand-in received for these phones."""
+        with self.twilio.lock:
+            bodies = [m["Body"] for m in self.twilio.messages if m["To"] in phones]
+        return [TRACKING.search(b).group(0) for b in bodies if "رهگیری" in b or "Tracking" in b]
+
+    def pending(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM outbound_messages WHERE status = 'pending'")).scalar()
+
+    def outbound_status(self, phones: list[str]) -> dict[str, str]:
+        """event key -> status of the owed tracking SMS of these phones."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT event_key, status, \"to\" FROM outbound_messages")).all()
+        return {k: s for k, s, to in rows if to in phones and k.startswith("tracking:")}
+
+
+@dataclass
+class Row:
+    fault: str
+    trials: int
+    confirmed: int = 0
+    stored: int = 0
+    sms: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        return [self.fault, str(self.trials), str(self.confirmed), str(self.stored), str(self.sms),
+                str(self.duplicates), str(self.lost), self.note]
+
+
+def tally(row: Row, ledger: Ledger, phones: list[str], confirmed: int) -> Row:
+    """Fill the row: a confirmed request is lost when not stored, or when its SMS is neither sent nor closed."""
+    stored, sms = ledger.stored(phones), ledger.tracking_sms(phones)
+    statuses = ledger.outbound_status(phones)
+    closed = sum(1 for s in statuses.values() if s in ("failed", "suppressed"))
+    numbers = [t for _, t in stored]
+    row.confirmed, row.stored, row.sms = confirmed, len(stored), len(sms)
+    row.duplicates = (len(numbers) - len(set(numbers))) + (len(sms) - len(set(sms))) + max(0, len(stored) - confirmed)
+    delivered = len(set(sms) & set(numbers))
+    row.lost = max(0, confirmed - len(stored)) + max(0, len(stored) - delivered - closed)
+    return row
+
+
+def table(rows: list[Row]) -> str:
+    head = ["fault", "trials", "confirmed", "stored", "SMS sent", "duplicates", "lost", "note"]
+    grid = [head] + [r.cells() for r in rows]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in grid]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_threads(targets: list[Callable[[], None]], timeout: float = 30) -> None:
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
