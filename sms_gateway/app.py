@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
+from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sms_gateway import logs, twilio_hook
@@ -18,6 +19,7 @@ def create_app(services: Services) -> Flask:
     logs.install()
     app = Flask("kontor")
     app.config.update(KONTOR_SERVICES=services, KONTOR_PUBLIC_URL=services.settings.server.public_url,
+                      KONTOR_VALIDATOR=RequestValidator(services.settings.webhook_token),
                       MAX_CONTENT_LENGTH=MAX_BODY)
     app.register_blueprint(twilio_hook.bp)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import secrets
@@ -22,6 +23,7 @@ from storage.sessions import Stored
 log = logging.getLogger("kontor.handler")
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_phone(raw: str) -> str:
     """E.164 for any form an Iranian gateway sends (09…, 989…, +989…); other senders kept as they are."""
     try:
@@ -104,12 +106,18 @@ def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, n
             break
         answer = answer_query(services, outcome.query)
         outcome = dialogs.resume(outcome.session, outcome.query, answer, now(), services.rules)
-    for effect in outcome.effects:
-        perform(services, effect)
     replies = prefix + outcome.replies
     services.sessions.commit(inbound.sender, token, Stored(outcome.session, stored.seen + [inbound.message_id],
-                                                           replies))
+                                                           replies),
+                             before=_jobs(services, outcome.effects))
     return replies
+
+
+def _jobs(services: Services, effects: list[dict[str, Any]]) -> Callable[[Any], None] | None:
+    """The dialog's effects as commands for the save's pipeline (None: a plain save, no pipeline)."""
+    if not effects:
+        return None
+    return lambda pipe: [perform(services, effect, pipe) for effect in effects]
 
 
 def _inquire_refusal(services: Services, phone: str, query: dict[str, Any]) -> list[str] | None:
@@ -140,10 +148,11 @@ def local_date(utc_naive: datetime) -> date:
     return utc_naive.replace(tzinfo=timezone.utc).astimezone(TEHRAN).date()
 
 
-def perform(services: Services, effect: dict[str, Any]) -> None:
-    """Enqueue before the save: the job is idempotent by dialog id, so a crash in between loses nothing."""
+def perform(services: Services, effect: dict[str, Any], pipeline: Any = None) -> None:
+    """Enqueued in the save's own round trip, ahead of the save: the job is idempotent by dialog id,
+    so a crash or a lost lock between the two loses nothing and doubles nothing."""
     if effect["type"] != "finish_request":
         raise ValueError(f"unknown effect {effect['type']}")
     request = effect["request"]
     runtime.enqueue(services, "sms_gateway.jobs.finish_request", request,
-                    "finish-" + re.sub(r"[^A-Za-z0-9_-]", "_", request["dialog_id"]))
+                    "finish-" + re.sub(r"[^A-Za-z0-9_-]", "_", request["dialog_id"]), pipeline=pipeline)

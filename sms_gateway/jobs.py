@@ -39,7 +39,7 @@ def finish_request(request: dict[str, Any]) -> str:
     deliver(message_id)
     if status == "received":
         runtime.enqueue(services, "sms_gateway.jobs.process_request", request["dialog_id"],
-                        job_id("process", request["dialog_id"]))
+                        job_id("process", request["dialog_id"]), queue=services.followup)
     return tracking
 
 

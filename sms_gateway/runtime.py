@@ -41,7 +41,8 @@ class Services:
     settings: Settings
     redis: redis.Redis
     sessions: SessionStore
-    queue: Queue
+    queue: Queue            # finishing jobs: the tracking number, first
+    followup: Queue         # identity, the bill and the outcome: after every waiting tracking number
     engine: Engine
     db: sessionmaker
     cis: SubscriberSystem
@@ -61,6 +62,7 @@ def build(settings: Settings) -> Services:
         settings=settings, redis=client,
         sessions=SessionStore(client, ttl, settings.dialog.lock_seconds),
         queue=Queue(settings.worker.queue, connection=client),
+        followup=Queue(settings.worker.queue + "-followup", connection=client),
         engine=engine, db=session_factory(engine),
         cis=cis.from_settings(settings), registry=registry.from_settings(settings),
         ownership=ownership.from_settings(settings), media=_media(settings), sms=_sender(settings),
@@ -96,9 +98,13 @@ def from_environment() -> Services:
     return build(load())
 
 
-def enqueue(services: Services, function: str, argument: object, job_id: str) -> None:
-    """Every Kontor job: a JSON-safe argument, a stable id, retries with backoff, failures kept 30 days."""
+def enqueue(services: Services, function: str, argument: object, job_id: str, queue: Queue | None = None,
+            pipeline: redis.client.Pipeline | None = None) -> None:
+    """Every Kontor job: a JSON-safe argument, a stable id, retries with backoff, failures kept 30 days.
+
+    With a pipeline the job joins the caller's round trip (the webhook's save), so a confirm costs no extra one.
+    """
     intervals = services.settings.worker.retry_intervals
-    services.queue.enqueue(function, argument, job_id=job_id,
-                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                           result_ttl=3600, failure_ttl=30 * 86400)
+    (queue or services.queue).enqueue_call(function, args=(argument,), job_id=job_id, timeout=120,
+                                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                                           result_ttl=0, failure_ttl=30 * 86400, pipeline=pipeline)

@@ -5,6 +5,7 @@ import logging
 import re
 
 import redis
+from adapters.http import OutsideSystemUnavailable
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -58,7 +59,7 @@ def inbound_from_form() -> Inbound:
 def inbound_sms() -> Response:
     """Never a 5xx: a bad signature is 403; any failure after it is a 200 asking to send again."""
     services: Services = current_app.config["KONTOR_SERVICES"]
-    validator = RequestValidator(services.settings.webhook_token)
+    validator: RequestValidator = current_app.config["KONTOR_VALIDATOR"]
     if not validator.validate(signed_url(), request.form, request.headers.get("X-Twilio-Signature", "")):
         log.warning("refused a webhook with a bad signature")
         abort(403)
@@ -69,7 +70,7 @@ def inbound_sms() -> Response:
             log.warning("webhook without a usable sender; nothing to answer")
             return twiml([])
         return twiml(handle(services, inbound))
-    except (redis.RedisError, PhoneBusy, LockLost, OSError) as exc:
+    except (redis.RedisError, PhoneBusy, LockLost, OSError, OutsideSystemUnavailable) as exc:
         log.warning("could not handle message from %s now: %s", mask(inbound.sender), exc)
     except Exception:
         log.exception("failed on message from %s", mask(inbound.sender))

@@ -37,15 +37,16 @@ def recover_orphans(services: Services) -> int:
     Every Kontor job is idempotent, so running one again is always safe; without this, RQ would wait
     for the job's started-registry entry to expire (its timeout + 60 s) and a maintenance pass after that.
     """
-    registry = StartedJobRegistry(queue=services.queue)
     recovered = 0
-    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
-        job = services.queue.fetch_job(job_id)
-        if job is None or not _dead_here(job.worker_name or ""):
-            continue
-        services.redis.zrem(registry.key, f"{job_id}:{execution_id}")
-        services.queue.enqueue_job(job, at_front=True)
-        recovered += 1
+    for queue in (services.queue, services.followup):
+        registry = StartedJobRegistry(queue=queue)
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            job = queue.fetch_job(job_id)
+            if job is None or not _dead_here(job.worker_name or ""):
+                continue
+            services.redis.zrem(registry.key, f"{job_id}:{execution_id}")
+            queue.enqueue_job(job, at_front=True)
+            recovered += 1
     if recovered:
         log.warning("requeued %d job(s) left behind by a dead worker", recovered)
     return recovered
@@ -53,6 +54,7 @@ def recover_orphans(services: Services) -> int:
 
 def run(services: Services, burst: bool = False) -> None:
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
-    worker = SimpleWorker([services.queue], connection=services.redis, name=worker_name())
+    # queues in priority order: every waiting tracking number goes out before any follow-up work
+    worker = SimpleWorker([services.queue, services.followup], connection=services.redis, name=worker_name())
     recover_orphans(services)
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import redis
 
@@ -83,10 +83,32 @@ class SessionStore:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def commit(self, phone: str, token: str, stored: Stored) -> None:
-        """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock."""
-        if not self._commit(keys=self._keys(phone), args=[token, stored.encode(), self.ttl]):
+    def commit(self, phone: str, token: str, stored: Stored,
+               before: Callable[[redis.client.Pipeline], object] | None = None) -> None:
+        """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock.
+
+        `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip.
+        """
+        args = [token, stored.encode(), self.ttl]
+        saved = self._commit(keys=self._keys(phone), args=args) if before is None else \
+            self._commit_after(before, self._keys(phone), args)
+        if not saved:
             raise LockLost(phone)
+
+    def _commit_after(self, before: Callable[[redis.client.Pipeline], object], keys: list[str],
+                      args: list[Any]) -> int:
+        """One pipeline: the caller's commands, then the save by SHA (loaded again if Redis restarted)."""
+        for attempt in (0, 1):
+            pipe = self.client.pipeline(transaction=False)
+            before(pipe)
+            pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()[-1]
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                self.client.script_load(_COMMIT)
+        raise AssertionError("unreachable")
 
     def release(self, phone: str, token: str) -> None:
         self._release(keys=self._keys(phone)[1:], args=[token])
