@@ -1,8 +1,7 @@
 """Rate limits in Redis, folded into the lock+load round trip so a webhook step still costs two round trips.
 
 Per phone: a fixed one-minute window counted inside the lock+load script (the phone's keys share the hash tag
-{phone}, so the script stays Cluster-safe). Globally: a fixed one-second window, INCR+EXPIRE pipelined with that
-script. INQUIRE with a number: a fixed one-hour window per phone, one extra round trip only for that message.
+{phone}). Globally: a fixed one-second window, counted in the same script. INQUIRE with a number: a fixed one-hour window per phone, one extra round trip only for that message.
 Outbound: a GCRA throttle per sender number, shared by every worker.
 """
 from __future__ import annotations
@@ -19,15 +18,19 @@ PHONE_WINDOW, GLOBAL_WINDOW, INQUIRE_WINDOW = 60, 1, 3600
 # KEYS: session, lock, phone counter, opt-out flag. ARGV: token, lock ms, count (1/0), phone limit, window s.
 # Returns {state, raw session, opted out, count}: state 1 = locked and loaded, 0 = lock busy, 2 = over the limit.
 _GATE = """
-local n = 0
+local n, g = 0, 0
 if ARGV[3] == '1' then
   n = redis.call('INCR', KEYS[3])
   if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
+  if KEYS[5] then
+    g = redis.call('INCR', KEYS[5])
+    if g == 1 then redis.call('EXPIRE', KEYS[5], ARGV[6]) end
+  end
 end
 local opted = redis.call('EXISTS', KEYS[4])
-if n > tonumber(ARGV[4]) then return {2, redis.call('GET', KEYS[1]) or '', opted, n} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, '', opted, n} end
-return {1, redis.call('GET', KEYS[1]) or '', opted, n}
+if n > tonumber(ARGV[4]) then return {2, redis.call('GET', KEYS[1]) or '', opted, n, g} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, '', opted, n, g} end
+return {1, redis.call('GET', KEYS[1]) or '', opted, n, g}
 """
 
 _COUNT = """
@@ -66,48 +69,43 @@ def phone_key(sessions: SessionStore, phone: str, name: str) -> str:
     return f"{sessions.prefix}:{{{phone}}}:{name}"
 
 
-def _evalsha_pipeline(client: redis.Redis, script: str, build) -> list:  # type: ignore[no-untyped-def]
-    """Run one pipeline that calls a script by SHA; load the script once if Redis lost it (restart)."""
-    sha = client.register_script(script).sha
-    for attempt in (0, 1):
-        pipe = client.pipeline(transaction=False)
-        build(pipe, sha)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt:
-                raise
-            client.script_load(script)
-    raise AssertionError("unreachable")
-
-
 def enter(client: redis.Redis, sessions: SessionStore, phone: str, token: str, per_minute: int,
           per_second: int) -> Gate:
-    """Count the message (phone and global windows), then lock and load the session: one round trip."""
-    keys = sessions._keys(phone) + [phone_key(sessions, phone, "rate"), phone_key(sessions, phone, "optout")]
-    global_key = f"{sessions.prefix}:rate:global:{int(time.time())}"
+    """Count the message (phone and global windows), then lock and load the session: one script, one round trip.
 
-    def build(pipe, sha):  # type: ignore[no-untyped-def]
-        pipe.incr(global_key)
-        pipe.expire(global_key, GLOBAL_WINDOW + 1)
-        pipe.evalsha(sha, 4, *keys, token, sessions.lock_ms, 1, per_minute, PHONE_WINDOW)
-
-    count, _, (state, raw, opted, n) = _evalsha_pipeline(client, _GATE, build)
+    The global counter's key is in another hash slot than the phone's: fine on one Redis or Sentinel (what
+    Kontor runs on); on Redis Cluster it would move to its own pipelined INCR, still in the same round trip.
+    """
+    keys = sessions._keys(phone) + [phone_key(sessions, phone, "rate"), phone_key(sessions, phone, "optout"),
+                                    f"{sessions.prefix}:rate:global:{int(time.time())}"]
+    state, raw, opted, n, count = _gate(client)(keys=keys, args=[token, sessions.lock_ms, 1, per_minute,
+                                                                 PHONE_WINDOW, GLOBAL_WINDOW + 1])
     gate = Gate("limited" if state == 2 else "open", Stored.decode(raw), bool(opted), n == per_minute + 1,
                 count > per_second)
     if state == 0:
-        gate.stored, gate.opted_out = _wait_for_lock(client, sessions, keys, token)
+        gate.stored, gate.opted_out = _wait_for_lock(client, sessions, keys[:4], token)
     return gate
+
+
+_SCRIPTS: dict[int, redis.commands.core.Script] = {}
+
+
+def _gate(client: redis.Redis) -> redis.commands.core.Script:
+    """The gate script, registered once per client (redis-py reloads it by itself after a Redis restart)."""
+    script = _SCRIPTS.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _SCRIPTS[id(client)] = client.register_script(_GATE)
+    return script
 
 
 def _wait_for_lock(client: redis.Redis, sessions: SessionStore, keys: list[str], token: str) -> tuple[Stored, bool]:
     """Another message of the same phone holds the lock: retry without counting again, bounded by the lock time."""
-    script = client.register_script(_GATE)
+    script = _gate(client)
     deadline, delay = time.monotonic() + sessions.lock_ms / 1000, 0.005
     while time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
-        state, raw, opted, _ = script(keys=keys, args=[token, sessions.lock_ms, 0, 1, PHONE_WINDOW])
+        state, raw, opted, _, _ = script(keys=keys, args=[token, sessions.lock_ms, 0, 1, PHONE_WINDOW, 0])
         if state == 1:
             return Stored.decode(raw), bool(opted)
     raise PhoneBusy(keys[0])
