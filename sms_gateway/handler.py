@@ -23,6 +23,9 @@ from storage.sessions import Stored
 log = logging.getLogger("kontor.handler")
 
 
+MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 @functools.lru_cache(maxsize=4096)
 def canonical_phone(raw: str) -> str:
     """E.164 for any form an Iranian gateway sends (09…, 989…, +989…); other senders kept as they are."""
@@ -30,7 +33,7 @@ def canonical_phone(raw: str) -> str:
         number = phonenumbers.parse(raw if not raw.startswith("98") else "+" + raw, "IR")
     except phonenumbers.NumberParseException:
         return raw.strip()
-    if not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
         return raw.strip()
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
