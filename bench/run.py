@@ -35,6 +35,8 @@ import redis
 import yaml
 from twilio.request_validator import RequestValidator
 
+from sms_gateway import procs
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PY = sys.executable
@@ -97,13 +99,7 @@ class Bench:
         return proc
 
     def stop(self, proc: subprocess.Popen, timeout: float = 15) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        procs.stop(proc, timeout)
         self.procs = [(n, p) for n, p in self.procs if p is not proc]
 
     def teardown(self) -> None:

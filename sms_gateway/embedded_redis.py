@@ -8,6 +8,8 @@ from pathlib import Path
 
 import redis
 
+from sms_gateway import procs
+
 
 def redis_binary() -> str:
     try:
@@ -49,10 +51,4 @@ def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Pop
 
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGTERM makes redis-server flush the append-only file and exit cleanly."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    procs.stop(proc, timeout)

@@ -16,6 +16,8 @@ import yaml
 from sqlalchemy import MetaData, create_engine
 from twilio.request_validator import RequestValidator
 
+from sms_gateway.procs import stop as stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_SID = "AC" + "0" * 30 + "01"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -113,13 +115,7 @@ class Stack:
     def stop(self, *roles: str) -> None:
         for role in roles or tuple(self.procs):
             proc = self.procs.pop(role)
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
     def post(self, params: dict[str, str], signature: str | None = None, url: str | None = None) -> requests.Response:
         url = url or self.url
