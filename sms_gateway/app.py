@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
@@ -56,6 +57,14 @@ def _unexpected_response() -> Response:
 
 
 def _db_ping(services: Services) -> None:
+    """PostgreSQL: a query on the pool. SQLite: open the file itself (a pooled connection never notices it gone)."""
+    if services.engine.dialect.name == "sqlite" and services.engine.url.database:
+        probe = sqlite3.connect(f"file:{services.engine.url.database}?mode=rw", uri=True, timeout=1)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+        return
     with services.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 

@@ -1,7 +1,11 @@
 """Fault-suite helpers over real processes: a restartable redis-server, a slow-able Twilio stand-in, counting."""
 from __future__ import annotations
 
+import os
+import pwd
 import re
+import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import redis
+import yaml
 from sqlalchemy import create_engine, text
 
 from sms_gateway import embedded_redis
@@ -147,3 +152,105 @@ def run_threads(targets: list[Callable[[], None]], timeout: float = 30) -> None:
 @dataclass
 class Results:
     rows: list[Row] = field(default_factory=list)
+
+
+def outcome_sms(twilio: TwilioStandIn, phones: list[str]) -> dict[str, int]:
+    """phone -> how many SMS it received that are not tracking SMS (the identity/bill outcome)."""
+    with twilio.lock:
+        bodies = [(m["To"], m["Body"]) for m in twilio.messages if m["To"] in phones]
+    counts = dict.fromkeys(phones, 0)
+    for to, body in bodies:
+        if not ("رهگیری" in body or "Tracking" in body):
+            counts[to] += 1
+    return counts
+
+
+def statuses(ledger: Ledger, phones: list[str]) -> list[str]:
+    """The status of every stored request of these phones (received = the follow-up has not finished)."""
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(text("SELECT mobile, status FROM requests")).all()
+    return [s for m, s in rows if m in phones]
+
+
+def set_config(path: Path, **overrides: object) -> None:
+    """Rewrite section__key values of a written config (a restarted process reads the new values)."""
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        config[section][key] = value
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent  # the real bin folder, not a symlink's
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in
+                                                                                re.findall(r"\d+", p.parent.name)])
+    return versions[-1] if versions and (versions[-1] / "pg_ctl").exists() else None
+
+
+@dataclass
+class PostgresProc:
+    """A private PostgreSQL cluster on a unix socket only (no TCP), that a fault may stop and start.
+
+    A stopped PostgreSQL is a database that is really down: pooled connections break, new ones are refused.
+    As root the cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
+    """
+    folder: Path
+    bin: Path | None = None
+
+    @classmethod
+    def available(cls) -> str:
+        """"" when a cluster can be started here, else why not."""
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "psycopg2 is not installed"
+        if _pg_bin() is None:
+            return "no PostgreSQL binaries (pg_ctl, initdb)"
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no postgres user"
+            if not shutil.which("runuser"):
+                return "running as root and runuser is missing"
+        return ""
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@/kontor?host={self.folder}"
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
+                       timeout=timeout, cwd="/")
+
+    def init(self) -> "PostgresProc":
+        self.bin = _pg_bin()
+        self.folder.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                  "--no-sync")
+        self.start()
+        self._run("createdb", "-h", str(self.folder), "-U", "postgres", "kontor")
+        return self
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"), "-w", "-o",
+                  f"-k {self.folder} -c listen_addresses='' -c fsync=off", "start")
+
+    def stop(self) -> None:
+        """Fast shutdown: every open connection is cut at once."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        if self.bin is not None and (self.folder / "data" / "postmaster.pid").exists():
+            try:
+                self.stop()
+            except subprocess.CalledProcessError:
+                pass                              # already stopped
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -28,3 +28,18 @@ def test_health_follows_redis_and_the_database(redis_server: str, tmp_path: Path
     no_db = dataclasses.replace(settings, database=dataclasses.replace(
         settings.database, url="postgresql+psycopg2://kontor@127.0.0.1:9/kontor?connect_timeout=1"))
     assert health(no_db) == (503, {"redis": "ok", "database": "down"})
+
+
+def test_a_sqlite_file_gone_is_unhealthy(redis_server: str, tmp_path: Path) -> None:
+    flush(redis_server)
+    settings = settings_for(tmp_path, redis_server)
+    upgrade(settings.database_url)
+    services = runtime.build(settings)
+    client = create_app(services).test_client()
+    assert client.get("/healthz").status_code == 200
+    db_file = Path(settings.database_url.split("///", 1)[1])
+    db_file.rename(db_file.with_suffix(".away"))
+    assert client.get("/healthz").get_json() == {"redis": "ok", "database": "down"}
+    db_file.with_suffix(".away").rename(db_file)
+    assert client.get("/healthz").status_code == 200
+    services.engine.dispose()
