@@ -34,7 +34,7 @@ def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Pop
             "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
             "--dbfilename", "redis.rdb", "--save", "60 1", "--daemonize", "no",
             "--logfile", str(data_dir / "redis.log")]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis(unix_socket_path=str(socket))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
