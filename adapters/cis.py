@@ -14,7 +14,7 @@ import yaml
 
 from adapters import tariff
 from adapters.http import JsonClient, OutsideSystemError
-from dialogs.model import Meter, Register
+from dialogs.model import REGISTER_ORDER, Meter, Register
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
@@ -54,6 +54,8 @@ def meter_from_json(data: dict[str, Any]) -> Meter:
     try:
         registers = tuple(Register(str(r["name"]), int(r["digits"]), int(r.get("decimals", 0)), str(r["last"]))
                           for r in data["registers"])
+        if not registers or any(r.name not in REGISTER_ORDER or r.digits < 1 for r in registers):
+            raise ValueError("no registers, or one the card does not name")
         return Meter(str(data["bill_id"]), str(data["kind"]), registers, str(data["last_date"]),
                      int(data.get("multiplier", 1)), float(data.get("contract_kw", 0.0)),
                      float(data.get("daily_kwh", 0.0)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,10 @@ class MediaStore:
         digest = hashlib.sha256(data).hexdigest()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / (digest + EXTENSIONS.get(kind, ""))
-        if not path.exists():
-            path.write_bytes(data)
+        if not path.exists():                  # written whole or not at all: a crash leaves no torn file
+            partial = path.with_suffix(path.suffix + ".partial")
+            partial.write_bytes(data)
+            os.replace(partial, path)
         return {**item, "status": "stored", "content_type": kind, "sha256": digest, "bytes": len(data),
                 "file": path.name}
 

@@ -582,6 +582,21 @@ class Bench:
         self.fig["worker"] = {"one_process": one, "two_processes": two, "factor": two["rate"] / one["rate"]}
         self.worker1 = w1
 
+    def phase_worker_reference(self) -> None:
+        """RQ's per-job floor in the same run: N no-op jobs through a SimpleWorker, as Kontor's worker uses."""
+        from rq import Queue, SimpleWorker
+
+        q = Queue("bench-floor", connection=self.services.redis)
+        n = self.args.jobs
+        for _ in range(n):
+            q.enqueue_call("bench.reference_job.noop", args=({},), result_ttl=0)
+        worker = SimpleWorker([q], connection=self.services.redis)
+        started = time.perf_counter()
+        worker.work(burst=True, logging_level="WARNING")
+        seconds = time.perf_counter() - started
+        self.fig["worker_reference"] = {"jobs": n, "seconds": seconds, "rate": n / seconds}
+        self.log(f"RQ SimpleWorker no-op floor: {n / seconds:.0f} jobs/s")
+
     def phase_confirm_latency(self) -> None:
         """Phones parked at the summary by wrk, then `1` at a steady rate; reply → stand-in receipt."""
         rate, count = self.args.confirm_rate, int(self.args.confirm_rate * self.args.confirm_seconds)
@@ -706,6 +721,10 @@ class Bench:
             o, t = w["one_process"], w["two_processes"]
             add("worker: finished requests/s (tracking SMS), 1 process", f"{o['rate']:.0f}  ({o['jobs']} jobs)",
                 ">= 200 /s/process", o["rate"] >= 200)
+            if "worker_reference" in f:
+                floor = f["worker_reference"]["rate"]
+                add("worker reference: RQ SimpleWorker, no-op jobs/s", f"{floor:.0f}  (Kontor at "
+                    f"{o['rate'] / floor:.2f}x of RQ's own floor)")
             add("worker: whole chain incl. process_request, 1 process",
                 f"{o['rate_whole_chain']:.0f} req/s  ({o['all_sms']} SMS in {o['seconds_all']:.1f} s)")
             add("worker: 2 processes, tracking / whole chain",
@@ -803,7 +822,8 @@ def main() -> int:
     try:
         bench.setup()
         for phase in (bench.phase_warm_up, bench.phase_round_trips, bench.phase_webhook, bench.phase_scale_out, bench.phase_profile,
-                      bench.phase_worker, bench.phase_confirm_latency, bench.phase_redis_memory):
+                      bench.phase_worker, bench.phase_worker_reference, bench.phase_confirm_latency,
+                      bench.phase_redis_memory):
             bench.log(f"{phase.__name__} ...")
             phase()
     except KeyboardInterrupt:

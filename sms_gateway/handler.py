@@ -15,7 +15,7 @@ import dialogs
 from dialogs.jalali import to_jalali_str
 from dialogs.model import Inbound, Outcome
 from dialogs.text import normalize, script_of
-from sms_gateway import limits, optout, runtime
+from sms_gateway import jobs, limits, optout, runtime
 from sms_gateway.runtime import TEHRAN, Services, tehran_now
 from storage import repository
 from storage.sessions import Stored
@@ -43,7 +43,6 @@ def mask(value: str) -> str:
     return re.sub(r"\d(?=\d{4})", "*", value)
 
 
-# Texts proposed for dialogs/messages.yaml (see the report); the catalogue's own text wins once it is there.
 def say(services: Services, key: str, lang: str, **params: Any) -> str:
     return services.rules.catalogue.text(key, lang, **params)
 
@@ -64,7 +63,11 @@ def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> 
                         cfg.global_per_second)
     if gate.state == "limited":
         log.warning("rate limited %s (notice: %s)", mask(phone), gate.notice)
-        return [say(services, "rate_limited", language(services, gate.stored, inbound))] if gate.notice else []
+        if optout.is_stop(inbound.text):       # a STOP is honoured even from a phone over its limit
+            services.redis.set(optout.key(services.sessions, phone), "1")
+            return []
+        notice = gate.notice and not gate.opted_out
+        return [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
     try:
         if gate.global_over:
             log.warning("global inbound limit of %s/s passed; message from %s dropped", cfg.global_per_second,
@@ -157,5 +160,5 @@ def perform(services: Services, effect: dict[str, Any], pipeline: Any = None) ->
     if effect["type"] != "finish_request":
         raise ValueError(f"unknown effect {effect['type']}")
     request = effect["request"]
-    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request,
-                    "finish-" + re.sub(r"[^A-Za-z0-9_-]", "_", request["dialog_id"]), pipeline=pipeline)
+    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request, jobs.job_id("finish", request["dialog_id"]),
+                    pipeline=pipeline)

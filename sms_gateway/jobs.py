@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
 from sms_gateway import runtime
 from sms_gateway.outbox import deliver, utcnow
 from storage import repository
-from storage.models import Request
+from storage.models import OutboundMessage, Request
 
 log = logging.getLogger("kontor.jobs")
 
@@ -36,10 +37,10 @@ def finish_request(request: dict[str, Any]) -> str:
         message = repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, text, utcnow())
         message_id, tracking, status = message.id, row.tracking_number, row.status
     log.info("request %s %s", tracking, "stored" if created else "already stored")
-    deliver(message_id)
-    if status == "received":
+    if status == "received":   # queued first: a gateway that stays down must not hold back identity and the bill
         runtime.enqueue(services, "sms_gateway.jobs.process_request", request["dialog_id"],
                         job_id("process", request["dialog_id"]), queue=services.followup)
+    deliver(message_id)
     return tracking
 
 
@@ -57,8 +58,11 @@ def process_request(dialog_id: str) -> str:
     services = runtime.from_environment()
     with services.db() as db:
         row = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
-        if row is None or row.status != "received":
-            return row.status if row else "missing"
+        if row is None:
+            return "missing"
+        if row.status != "received":       # decided already: make sure its outcome SMS went out
+            _deliver_owed(db, f"outcome:{dialog_id}")
+            return row.status
         snapshot = {c: getattr(row, c) for c in ("tracking_number", "bill_id", "national_id", "mobile",
                                                    "readings", "description", "receipt_reference", "wraps")}
         snapshot["reading_date"], attachments = row.reading_date.isoformat(), list(row.attachments)
@@ -67,7 +71,22 @@ def process_request(dialog_id: str) -> str:
     return record(services, dialog_id, attachments, decision)
 
 
+def _deliver_owed(db: Any, event_key: str) -> None:
+    message = db.scalar(select(OutboundMessage).where(OutboundMessage.event_key == event_key))
+    if message is not None and message.status == "pending":
+        deliver(message.id)
+
+
 def decide(services: runtime.Services, request: dict[str, Any]) -> Decision:
+    """Identity first, then the bill; a system that refuses the request for good sends it to a person."""
+    try:
+        return _decide(services, request)
+    except OutsideSystemError as exc:
+        log.error("%s refused request %s for good: %s", exc.system, request["tracking_number"], exc)
+        return Decision("under_review", f"{exc.system}_refused")
+
+
+def _decide(services: runtime.Services, request: dict[str, Any]) -> Decision:
     person = services.registry.person(request["national_id"])
     if not person.found:
         return Decision("rejected", "person_not_found")

@@ -37,7 +37,7 @@ def twiml(replies: list[str]) -> Response:
     return Response(str(response), mimetype="application/xml")
 
 
-SENDER = re.compile(r"[+\w:.@-]{1,64}")   # E.164, a short code, an alphanumeric id, a channel prefix
+SENDER = re.compile(r"[+\w:.@-]{1,20}")   # E.164, a short code, an alphanumeric id (fits the mobile columns)
 
 
 def inbound_from_form() -> Inbound:

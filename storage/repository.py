@@ -1,7 +1,7 @@
 """The SQL side as a few verbs: store a request once, find a phone's requests, keep and deliver outbound SMS."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
@@ -20,7 +20,7 @@ def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], s
     for _ in range(5):
         row = Request(dialog_id=payload["dialog_id"], tracking_number=tracking(), status="received",
                       status_reason="", reading_date=date.fromisoformat(payload["reading_date"]),
-                      confirmed_at=datetime.fromisoformat(payload["confirmed_at"]).replace(tzinfo=None),
+                      confirmed_at=_utc(payload["confirmed_at"]),
                       created_at=now, updated_at=now, **{k: payload.get(k, _default(k)) for k in FIELDS})
         row.history.append(StatusChange(status="received", reason="", at=now))
         try:
@@ -32,6 +32,12 @@ def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], s
             if existing is not None:
                 return existing, False
     raise RuntimeError("could not allocate a unique tracking number")
+
+
+def _utc(stamp: str) -> datetime:
+    """Naive UTC, like every other timestamp in the tables (the dialog's clock is Tehran's)."""
+    moment = datetime.fromisoformat(stamp)
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _default(key: str) -> Any:

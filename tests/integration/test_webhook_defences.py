@@ -48,6 +48,15 @@ def test_a_flood_from_one_phone_gets_one_notice_and_no_outbound(hook: Hook) -> N
     assert hook.sms(OTHER, "READ") == [CAT.text("ask_bill", "en")]             # other phones are not limited
 
 
+@pytest.mark.parametrize("hook", [{"limits__per_phone_per_minute": 2}], indirect=True)
+def test_stop_is_honoured_over_the_limit_and_an_opted_out_flood_gets_no_notice(hook: Hook) -> None:
+    from sms_gateway import optout
+    hook.converse(PHONE, ["READ", "x"])                                        # at the limit
+    assert hook.sms(PHONE, "STOP") == []                                       # over it, and still honoured
+    assert optout.opted_out(hook.services.redis, hook.services.sessions, PHONE)
+    assert all(hook.sms(PHONE, "READ") == [] for _ in range(5))                # no notice to an opted-out phone
+
+
 @pytest.mark.parametrize("hook", [{"limits__global_per_second": 3}], indirect=True)
 def test_the_global_limit_drops_silently_and_releases_the_lock(hook: Hook) -> None:
     answered = [bool(hook.sms(f"+98912000{i:04d}", "READ")) for i in range(12)]
