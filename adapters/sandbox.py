@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import yaml
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from adapters.cis import BadRequest, Conflict, SandboxSubscriberSystem, meter_to_json
 
@@ -103,12 +103,17 @@ def _identity_routes(app: Flask, persons: dict[str, Any], owners: dict[str, str]
         return jsonify({"match": owners.get(mobile) == national_id})
 
 
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so the clients' pooled connections are kept, as a real system's load balancer would."""
+    protocol_version = "HTTP/1.1"
+
+
 class RunningSandbox:
     """A sandbox served by werkzeug in a background thread; tests and `kontor up` stop it with stop()."""
 
     def __init__(self, app: Flask, host: str, port: int) -> None:
         self.app = app
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="kontor-sandbox", daemon=True)
         self.thread.start()
 
@@ -140,7 +145,8 @@ def start(settings: Settings, *, port: int | None = None, rng: Callable[[], floa
 def serve(settings: Settings) -> None:
     """`kontor sandbox`: serve in the foreground until Ctrl-C or SIGTERM."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(settings.sandbox.host, settings.sandbox.port, create_sandbox_app(settings), threaded=True)
+    server = make_server(settings.sandbox.host, settings.sandbox.port, create_sandbox_app(settings), threaded=True,
+                         request_handler=KeepAliveHandler)
     print(f"Kontor sandbox: {settings.sandbox_url}/subscriber-system, /civil-registry, /mobile-ownership",
           flush=True)
     try:
