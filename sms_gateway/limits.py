@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
-from storage.sessions import PhoneBusy, SessionStore, Stored
+from storage.sessions import SessionStore, Stored
 
 PHONE_WINDOW, GLOBAL_WINDOW, INQUIRE_WINDOW = 60, 1, 3600
 
@@ -83,7 +83,7 @@ def enter(client: redis.Redis, sessions: SessionStore, phone: str, token: str, p
     gate = Gate("limited" if state == 2 else "open", Stored.decode(raw), bool(opted), n == per_minute + 1,
                 count > per_second)
     if state == 0:
-        gate.stored, gate.opted_out = _wait_for_lock(client, sessions, keys[:4], token)
+        gate.stored, gate.opted_out = _wait_for_lock(client, sessions, phone, token)
     return gate
 
 
@@ -98,17 +98,10 @@ def _gate(client: redis.Redis) -> redis.commands.core.Script:
     return script
 
 
-def _wait_for_lock(client: redis.Redis, sessions: SessionStore, keys: list[str], token: str) -> tuple[Stored, bool]:
-    """Another message of the same phone holds the lock: retry without counting again, bounded by the lock time."""
-    script = _gate(client)
-    deadline, delay = time.monotonic() + sessions.lock_ms / 1000, 0.005
-    while time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-        state, raw, opted, _, _ = script(keys=keys, args=[token, sessions.lock_ms, 0, 1, PHONE_WINDOW, 0])
-        if state == 1:
-            return Stored.decode(raw), bool(opted)
-    raise PhoneBusy(keys[0])
+def _wait_for_lock(client: redis.Redis, sessions: SessionStore, phone: str, token: str) -> tuple[Stored, bool]:
+    """Another message of the same phone holds the lock: the session store's own wait, without counting again."""
+    stored = sessions.begin(phone, token)
+    return stored, bool(client.exists(phone_key(sessions, phone, "optout")))
 
 
 def inquire_allowed(client: redis.Redis, sessions: SessionStore, phone: str, per_hour: int) -> tuple[bool, bool]:
