@@ -218,6 +218,8 @@ def timed_confirm(stack: Stack, phone: str) -> tuple[bool, float]:
 
 
 def outcomes_note(twilio: SlowTwilio, ledger: Ledger, group: list[str]) -> str:
+    # the status is committed before its outcome SMS is sent (and a failed send is retried): wait for the SMS
+    wait_until(lambda: all(n >= 1 for n in outcome_sms(twilio, group).values()), 30, 0.2)
     counts = outcome_sms(twilio, group)
     assert all(n == 1 for n in counts.values()), counts             # one outcome SMS each, never two
     assert "received" not in statuses(ledger, group), statuses(ledger, group)
