@@ -103,9 +103,9 @@ class Conflict(ValueError):
 class SandboxSubscriberSystem:
     """Answers from shipped demo data, so Kontor runs end to end with no utility system behind it."""
 
-    def __init__(self, path: Path = DEMO_DATA, rates: tariff.Rates | None = None) -> None:
+    def __init__(self, path: Path, rates: tariff.Rates) -> None:
         self.subscribers: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["subscribers"]
-        self.rates = rates or tariff.DefaultRates()
+        self.rates = rates
         self.answered: dict[str, tuple[dict[str, Any], Submission]] = {}
         self._lock = threading.Lock()
 

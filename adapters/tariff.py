@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import jdatetime
@@ -26,19 +25,6 @@ class Rates(Protocol):
     demand_rial_per_kw_month: float
     reactive_rial_per_kvarh: float
     vat: float
-
-
-@dataclass(frozen=True)
-class DefaultRates:
-    """The shipped config.yaml tariff, for the in-process sandbox when no settings are at hand."""
-    residential_tiers: list[list[int]] = field(default_factory=lambda: [
-        [100, 1100], [200, 1300], [300, 2800], [400, 3200], [500, 3600], [600, 4000], [0, 4500]])
-    time_of_use: dict[str, float] = field(default_factory=lambda: {
-        "low": 0.5, "mid": 1.0, "peak": 2.0, "friday": 0.8})
-    industrial_rial_per_kwh: float = 3200
-    demand_rial_per_kw_month: float = 45000
-    reactive_rial_per_kvarh: float = 400
-    vat: float = 0.10
 
 
 def consumption(meter: Meter, readings: Mapping[str, str], wraps: Collection[str]) -> dict[str, float]:

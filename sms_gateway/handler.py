@@ -4,18 +4,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import re
 import secrets
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 import phonenumbers
 
+from adapters.http import OutsideSystemError
+
 import dialogs
 from dialogs.jalali import to_jalali_str
 from dialogs.model import Inbound, Outcome
 from dialogs.text import normalize, script_of
 from sms_gateway import jobs, limits, optout, runtime
+from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import TEHRAN, Services, tehran_now
 from storage import repository
 from storage.sessions import Stored
@@ -38,11 +40,6 @@ def canonical_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask(value: str) -> str:
-    """Logs keep only the last four digits of a phone, bill or national ID."""
-    return re.sub(r"\d(?=\d{4})", "*", value)
-
-
 def say(services: Services, key: str, lang: str, **params: Any) -> str:
     return services.rules.catalogue.text(key, lang, **params)
 
@@ -62,7 +59,7 @@ def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> 
     gate = limits.enter(services.redis, services.sessions, phone, token, cfg.per_phone_per_minute,
                         cfg.global_per_second)
     if gate.state == "limited":
-        log.warning("rate limited %s (notice: %s)", mask(phone), gate.notice)
+        log.warning("rate limited %s (notice: %s)", mask_digits(phone), gate.notice)
         if optout.is_stop(inbound.text):       # a STOP is honoured even from a phone over its limit
             services.redis.set(optout.key(services.sessions, phone), "1")
             return []
@@ -71,7 +68,7 @@ def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> 
     try:
         if gate.global_over:
             log.warning("global inbound limit of %s/s passed; message from %s dropped", cfg.global_per_second,
-                        mask(phone))
+                        mask_digits(phone))
             services.sessions.release(phone, token)
             return []
         return _locked(services, inbound, token, gate, now)
@@ -84,13 +81,13 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate,
     """With the phone's lock held: dedupe, STOP/START, then the dialog."""
     phone, stored = inbound.sender, gate.stored
     if inbound.message_id in stored.seen:
-        log.info("duplicate message %s from %s", inbound.message_id, mask(phone))
+        log.info("duplicate message %s from %s", inbound.message_id, mask_digits(phone))
         services.sessions.release(phone, token)
         return stored.reply if stored.seen[-1] == inbound.message_id else []
     lang = language(services, stored, inbound)
     if optout.is_stop(inbound.text):
         optout.stop(services.redis, services.sessions, phone, token)
-        log.info("%s opted out", mask(phone))
+        log.info("%s opted out", mask_digits(phone))
         return [say(services, "opted_out", lang)]
     if not gate.opted_out:
         return _advance(services, inbound, stored, token, now, [])
@@ -134,14 +131,18 @@ def _inquire_refusal(services: Services, phone: str, query: dict[str, Any]) -> l
                                             services.settings.limits.inquire_per_hour)
     if allowed:
         return None
-    log.warning("INQUIRE limit reached by %s", mask(phone))
+    log.warning("INQUIRE limit reached by %s", mask_digits(phone))
     return [say(services, "rate_limited", query.get("lang") or services.rules.default_language)] if first else []
 
 
 def answer_query(services: Services, query: dict[str, Any]) -> Any:
     """The dialog asked something only the outside world knows: a bill's meter, or a phone's requests."""
     if query["kind"] == "bill":
-        meter = services.cis.meter(query["bill_id"])
+        try:
+            meter = services.cis.meter(query["bill_id"])
+        except OutsideSystemError as exc:   # refused for good (4xx, a malformed meter): ask again, don't loop
+            log.error("subscriber system refused bill %s: %s", mask_digits(query["bill_id"]), exc)
+            return None
         return meter.to_session() if meter else None
     with services.db() as db:
         rows = repository.requests_of_phone(db, query["phone"], query["tracking"])

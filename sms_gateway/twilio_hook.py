@@ -5,14 +5,15 @@ import logging
 import re
 
 import redis
-from adapters.http import OutsideSystemUnavailable
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from adapters.http import OutsideSystemUnavailable
 from dialogs.model import Inbound, Media
 from dialogs.text import normalize, script_of
-from sms_gateway.handler import canonical_phone, handle, mask
+from sms_gateway.handler import canonical_phone, handle
+from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from storage.sessions import LockLost, PhoneBusy
 
@@ -71,9 +72,9 @@ def inbound_sms() -> Response:
             return twiml([])
         return twiml(handle(services, inbound))
     except (redis.RedisError, PhoneBusy, LockLost, OSError, OutsideSystemUnavailable) as exc:
-        log.warning("could not handle message from %s now: %s", mask(inbound.sender), exc)
+        log.warning("could not handle message from %s now: %s", mask_digits(inbound.sender), exc)
     except Exception:
-        log.exception("failed on message from %s", mask(inbound.sender))
+        log.exception("failed on message from %s", mask_digits(inbound.sender))
     return try_again(services, inbound.text)
 
 

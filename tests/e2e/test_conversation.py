@@ -46,6 +46,13 @@ def tracking_in(text: str) -> str:
     return re.search(r"\d{12}", text).group(0)
 
 
+def outcome_of(stack: Stack, twilio: TwilioStandIn, phone: str, before: int) -> tuple[str, str, dict]:
+    """The phone's newest request: its tracking number, its outcome SMS and its exported record."""
+    tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
+    tracking = tracking_in(tracking_sms)
+    return tracking, outcome, next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+
+
 def converse(stack: Stack, phone: str, start: str, answers: list[str]) -> list[str]:
     replies = stack.sms(phone, start)
     for answer in answers:
@@ -90,11 +97,9 @@ def test_identity_failures_are_rejected_with_a_reason(stack: Stack, twilio: Twil
         before = len(twilio.to(phone))
         converse(stack, phone, "قرائت", [bill, nid, "04600", "0", "0", "0"])
         stack.sms(phone, "1")
-        tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
-        tracking = tracking_in(tracking_sms)
+        tracking, outcome, record = outcome_of(stack, twilio, phone, before)
         assert outcome == CAT.text("sms_rejected", "fa", tracking=tracking,
                                    reason=CAT.text(f"reason_{reason}", "fa"))
-        record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
         assert (record["status"], record["status_reason"]) == ("rejected", reason)
 
 
@@ -105,10 +110,8 @@ def test_an_implausible_reading_confirmed_goes_under_review(stack: Stack, twilio
     assert stack.sms(phone, "05200") == [CAT.text("ask_unusual", "fa", kwh=688)]
     assert stack.sms(phone, "1") == [CAT.text("ask_date", "fa")]
     converse(stack, phone, "0", ["0", "0", "1"])
-    tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
-    tracking = tracking_in(tracking_sms)
+    tracking, outcome, record = outcome_of(stack, twilio, phone, before)
     assert outcome == CAT.text("sms_under_review", "fa", tracking=tracking)
-    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
     assert record["status"] == "under_review" and record["bill_amount"] is None and record["payment_id"] == ""
     listing = stack.sms(phone, "پیگیری")[0]
     assert listing.startswith(CAT.text("status_list", "fa", lines="")) and tracking in listing
@@ -121,10 +124,8 @@ def test_a_wrapped_meter_confirmed_goes_under_review(stack: Stack, twilio: Twili
     assert stack.sms(phone, "00040") == [CAT.text("ask_wrap", "fa", value="00040", last="99950")]
     assert stack.sms(phone, "1") == [CAT.text("ask_date", "fa")]
     converse(stack, phone, "0", ["0", "0", "1"])
-    tracking_sms, outcome = wait_for_sms(twilio, phone, before + 2)[-2:]
-    tracking = tracking_in(tracking_sms)
+    tracking, outcome, record = outcome_of(stack, twilio, phone, before)
     assert outcome == CAT.text("sms_under_review", "fa", tracking=tracking)
-    record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
     assert record["status"] == "under_review" and record["consumption"] == {"mid": 90.0}
 
 

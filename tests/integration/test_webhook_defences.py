@@ -179,3 +179,20 @@ def test_mask_digits_keeps_the_last_four_of_long_runs() -> None:
         "+********4567 and ******5679, ref 12345, date 1405/09/05"
     assert mask_digits("۲۲۷۷۸۸۹۹۰۳") == "******۹۹۰۳"
     assert re.search(r"\d{5,}", mask_digits("x" + "9" * 40)) is None
+
+
+def test_a_bill_lookup_the_subscriber_system_refuses_asks_again(redis_server: str, tmp_path: Path) -> None:
+    """A 4xx (here 401) or a malformed meter is final: a clear reply, not an endless 'try again later'."""
+    from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN
+    from tests.support.twilio_standin import TwilioStandIn
+
+    refusing = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
+    refusing.media["/bills/1234567804121/meter"] = (b'{"bill_id": "1234567804121"}', "application/json")
+    flush(redis_server)
+    try:
+        with running_hook(settings_for(tmp_path, redis_server, subscriber_system__url=refusing.url)) as hook:
+            hook.sms(PHONE, "READ")
+            assert hook.sms(PHONE, SINGLE[0]) == [CAT.text("err_bill_unknown", "en") + "\n" + CAT.text("ask_bill", "en")]
+            assert hook.services.sessions.peek(PHONE).dialog["step"] == "bill"
+    finally:
+        refusing.stop()
