@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import redis
 
+from storage.codec import dump_session, load_session
+
 _BEGIN = """
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, ''} end
 return {1, redis.call('GET', KEYS[1]) or ''}
@@ -49,12 +51,12 @@ class Stored:
         if not raw:
             return cls(None, [], [])
         data = json.loads(raw)
-        return cls(data.get("d"), data.get("s", []), data.get("r", []))
+        return cls(load_session(data["d"]) if data.get("d") else None, data.get("s", []), data.get("r", []))
 
     def encode(self) -> str:
         if self.dialog is None and not self.seen:
             return ""
-        return json.dumps({"d": self.dialog, "s": self.seen[-4:], "r": self.reply},
+        return json.dumps({"d": None if self.dialog is None else dump_session(self.dialog), "s": self.seen[-4:], "r": self.reply},
                           ensure_ascii=False, separators=(",", ":"))
 
 
