@@ -61,6 +61,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     from storage.db import upgrade
 
     settings = _settings(args)
+    try:
+        lock = embedded_redis.claim(settings.data_path)
+    except embedded_redis.AlreadyRunning as exc:
+        print(f"kontor up: {exc}", file=sys.stderr)
+        return 2
     redis_proc = None
     if settings.embedded_redis:
         redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
@@ -90,6 +95,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 child.kill()
         if redis_proc is not None:
             embedded_redis.stop(redis_proc)
+        lock.close()
     return 0
 
 

@@ -55,6 +55,11 @@ def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
     try:
         wait_healthy(port, up)
+        second = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "up", "--config", str(config)],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert second.returncode == 2, second.stderr                  # a second `up` on the same data_dir
+        assert f"(pid {up.pid})" in second.stderr, second.stderr      # names the running instance
+        wait_healthy(port, up, timeout=5)                             # and the first one still answers
         phone = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "phone", "--from", "09121234567",
                                   "--config", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
