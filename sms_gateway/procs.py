@@ -27,6 +27,13 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
             proc.wait()
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a child to bind."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def kontor_argv(role: str, config: Path | str, *extra: str) -> list[str]:
     """`kontor <role> --config <config>` with this interpreter, so a venv's Kontor runs without its bin on PATH."""
     return [sys.executable, "-m", "sms_gateway.cli", role, "--config", str(config), *extra]
@@ -78,6 +85,8 @@ class Runner:
     def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
               pipe: bool = False) -> subprocess.Popen:
         """Start a program; its output goes to its log, or to a text pipe the caller reads (`pipe`)."""
+        if name in self.procs and self.procs[name].poll() is None:
+            raise RuntimeError(f"{name} is already running")
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.log_path(name), "ab") as log:
             output = subprocess.PIPE if pipe else log

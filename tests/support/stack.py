@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import requests
 import yaml
 from sqlalchemy import MetaData, create_engine
 
-from sms_gateway.procs import Runner, kontor_argv
+from sms_gateway.procs import Runner, free_port, kontor_argv
 from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient, new_message_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,12 +19,6 @@ POSTGRES = os.environ.get("KONTOR_TEST_POSTGRES_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])   # every SQL database a stack runs on
 ACCOUNT_SID = "AC" + "0" * 30 + "01"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def reset_database(url: str) -> None:
