@@ -15,9 +15,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+Child = subprocess.Popen[Any]   # bytes when it logs to a file, str when the caller reads its output
 
 
-def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+def stop(proc: Child, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the grace time."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -62,7 +66,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
 
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1,
-               proc: subprocess.Popen | None = None) -> bool:
+               proc: Child | None = None) -> bool:
     """Poll a condition, bounded; gives up early when the process it waits for has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -80,10 +84,10 @@ class Runner:
     def __init__(self, folder: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.folder, self.cwd = folder, cwd
         self.env = dict(os.environ if env is None else env)
-        self.procs: dict[str, subprocess.Popen] = {}
+        self.procs: dict[str, Child] = {}
 
     def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
-              pipe: bool = False) -> subprocess.Popen:
+              pipe: bool = False) -> Child:
         """Start a program; its output goes to its log, or to a text pipe the caller reads (`pipe`)."""
         if name in self.procs and self.procs[name].poll() is None:
             raise RuntimeError(f"{name} is already running")
@@ -96,7 +100,7 @@ class Runner:
         self.procs[name] = proc
         return proc
 
-    def kontor(self, role: str, config: Path, *extra: str, name: str = "") -> subprocess.Popen:
+    def kontor(self, role: str, config: Path, *extra: str, name: str = "") -> Child:
         """Start `kontor <role>` on this config (KONTOR_CONFIG too, for the jobs a worker runs)."""
         return self.start(name or role, kontor_argv(role, config, *extra), {"KONTOR_CONFIG": str(config)})
 

@@ -11,7 +11,7 @@ import requests
 import yaml
 from sqlalchemy import MetaData, create_engine
 
-from sms_gateway.procs import Runner, free_port, kontor_argv
+from sms_gateway.procs import Child, Runner, free_port, kontor_argv
 from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient, new_message_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ class Stack:
         self.client = WebhookClient.local(self.channel, self.port)
 
     @property
-    def procs(self) -> dict[str, subprocess.Popen]:
+    def procs(self) -> dict[str, Child]:
         return self.runner.procs
 
     @property
