@@ -83,8 +83,11 @@ class Runner:
 
     def __init__(self, folder: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.folder, self.cwd = folder, cwd
-        self.env = dict(os.environ if env is None else env)
+        self.env = None if env is None else dict(env)        # None: the caller's environment at each start
         self.procs: dict[str, Child] = {}
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {**(os.environ if self.env is None else self.env), **(extra or {})}
 
     def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
               pipe: bool = False) -> Child:
@@ -95,10 +98,19 @@ class Runner:
         with open(self.log_path(name), "ab") as log:
             output = subprocess.PIPE if pipe else log
             proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env={**self.env, **(env or {})}, cwd=self.cwd, start_new_session=True,
+                                    env=self._env(env), cwd=self.cwd, start_new_session=True,
                                     text=pipe)
         self.procs[name] = proc
         return proc
+
+    def run(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, timeout: float = 120.0) -> None:
+        """Run a program to its end (a migration), its output in its log; raise with the log when it fails."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path(name), "ab") as log:
+            code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  env=self._env(env), cwd=self.cwd, timeout=timeout).returncode
+        if code != 0:
+            raise RuntimeError(f"{name} exited with {code}:\n{self.log(name)}")
 
     def kontor(self, role: str, config: Path, *extra: str, name: str = "") -> Child:
         """Start `kontor <role>` on this config (KONTOR_CONFIG too, for the jobs a worker runs)."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +85,7 @@ class Stack:
         return self.client.url
 
     def start(self, *roles: str) -> Stack:
-        subprocess.run(kontor_argv("migrate", self.config), check=True, cwd=ROOT, capture_output=True, timeout=120,
-                       env={**os.environ, "KONTOR_CONFIG": str(self.config)})
+        self.runner.run("migrate", kontor_argv("migrate", self.config), {"KONTOR_CONFIG": str(self.config)})
         for role in roles or ("sandbox", "web", "worker"):
             self.runner.kontor(role, self.config, *([] if role == "sandbox" else ["--no-migrate"]))
         if "sandbox" in self.procs:
