@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,15 +26,15 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
 import yaml
-from twilio.request_validator import RequestValidator
 
-from sms_gateway import procs
+from sms_gateway.procs import Runner, free_port
+from sms_gateway.webhook_client import Sms, TwilioChannel
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -60,12 +59,6 @@ def conversation(k: int) -> list[str]:
     return ["READ", bill, nid, *readings, "0", "0", "0", "1"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -78,7 +71,8 @@ class Bench:
         self.args = args
         self.t0 = time.monotonic()
         self.tmp = Path(tempfile.mkdtemp(prefix="kontor-bench-"))
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.runner = Runner(self.tmp, cwd=ROOT)
+        self.channel = TwilioChannel(AUTH_TOKEN, to=TO_NUMBER, account_sid=ACCOUNT_SID, complete=True)
         self.redis_proc: subprocess.Popen | None = None
         self.notes: list[str] = []
         self.fig: dict[str, object] = {}
@@ -91,20 +85,11 @@ class Bench:
     def log(self, text: str) -> None:
         print(f"[bench {time.monotonic() - self.t0:6.1f}s] {text}", file=sys.stderr, flush=True)
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        out = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, cwd=ROOT, start_new_session=True)
-        self.procs.append((name, proc))
-        return proc
-
-    def stop(self, proc: subprocess.Popen, timeout: float = 15) -> None:
-        procs.stop(proc, timeout)
-        self.procs = [(n, p) for n, p in self.procs if p is not proc]
+    def stop(self, name: str, timeout: float = 15) -> None:
+        self.runner.stop(name, timeout=timeout)
 
     def teardown(self) -> None:
-        for _name, proc in reversed(list(self.procs)):
-            self.stop(proc)
+        self.runner.stop()
         if self.redis_proc is not None:
             from sms_gateway import embedded_redis
 
@@ -114,24 +99,6 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             print(f"kept {self.tmp}", file=sys.stderr)
-
-    def tail(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    def wait_http(self, port: int, path: str, proc: subprocess.Popen, name: str, timeout: float = 40) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not come up on port {port}:\n{self.tail(name)}")
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -144,9 +111,9 @@ class Bench:
         self.r = redis.Redis.from_url(self.redis_url)
         self.standin_port = free_port()
         prefix = self.cat.text("tracking_sms", "en", tracking="\x00").split("\x00")[0]
-        standin = self.spawn("standin", [PY, "-m", "bench.standin", str(self.standin_port), prefix])
+        self.runner.start("standin", [PY, "-m", "bench.standin", str(self.standin_port), prefix])
         self.standin_url = f"http://127.0.0.1:{self.standin_port}"
-        self.wait_http(self.standin_port, "/_count", standin, "standin")
+        self.runner.wait_http("standin", f"{self.standin_url}/_count", timeout=40)
         self.db_path = self.tmp / "kontor.db"
         self.sandbox_port = free_port()
         self.port = free_port()
@@ -157,31 +124,20 @@ class Bench:
                                    cwd=ROOT, timeout=60).stdout
         if re.search(r"\bsandbox\b", help_text):
             self.log("starting `kontor sandbox` (the outside systems' stand-in, latency 0)")
-            sb = self.spawn("sandbox", [PY, "-m", "sms_gateway.cli", "sandbox", "--config", str(self.config)],
-                            {"KONTOR_CONFIG": str(self.config)})
-            self.wait_port(self.sandbox_port, sb, "sandbox")
+            self.runner.kontor("sandbox", self.config)
+            self.runner.wait_port("sandbox", self.sandbox_port)
             self.fig["sandbox_process"] = True
         self.web = self.start_web("web", self.config, self.port, migrate=True)
         self.ref_port = free_port()
-        self.ref = self.spawn("reference", [
+        self.ref = self.runner.start("reference", [
             PY, "-m", "gunicorn", "--workers", str(CORES), "--worker-class", "sync", "--timeout", "30",
             "--graceful-timeout", "10", "--log-level", "info", "--bind", f"127.0.0.1:{self.ref_port}",
             "bench.reference_app:app"], {"BENCH_TWILIO_TOKEN": AUTH_TOKEN, "BENCH_REDIS_URL": self.redis_url})
-        self.wait_http(self.ref_port, "/healthz", self.ref, "reference")
+        self.runner.wait_http("reference", f"http://127.0.0.1:{self.ref_port}/healthz", timeout=40)
         from sms_gateway.runtime import build
         from sms_gateway.settings import load
 
         self.services = build(load(self.config))
-
-    def wait_port(self, port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} did not listen on {port}:\n{self.tail(name)}")
 
     def ensure_tools(self) -> None:
         if not shutil.which("wrk"):
@@ -221,36 +177,31 @@ class Bench:
         return path
 
     def start_web(self, name: str, config: Path, port: int, migrate: bool) -> subprocess.Popen:
-        argv = [PY, "-m", "sms_gateway.cli", "web", "--config", str(config)] + ([] if migrate else ["--no-migrate"])
-        proc = self.spawn(name, argv, {"KONTOR_CONFIG": str(config)})
-        self.wait_http(port, "/healthz", proc, name)
+        proc = self.runner.kontor("web", config, *([] if migrate else ["--no-migrate"]), name=name)
+        self.runner.wait_http(name, f"http://127.0.0.1:{port}/healthz", timeout=40)
         return proc
 
     def start_worker(self, name: str) -> subprocess.Popen:
-        return self.spawn(name, [PY, "-m", "sms_gateway.cli", "worker", "--config", str(self.config), "--no-migrate"],
-                          {"KONTOR_CONFIG": str(self.config)})
+        return self.runner.kontor("worker", self.config, "--no-migrate", name=name)
 
     # ---------------------------------------------------------------- webhook traffic
     def next_phone(self) -> str:
         self.phone_counter += 1
         return f"+98912{self.phone_counter:07d}"
 
-    @staticmethod
-    def params(phone: str, body: str) -> dict[str, str]:
-        sid = "SM" + uuid.uuid4().hex
-        return {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "",
-                "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "",
-                "Body": body, "FromCountry": "IR", "To": TO_NUMBER, "MessagingServiceSid": "", "ToZip": "",
-                "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": phone, "ApiVersion": "2010-04-01"}
+    def signed(self, url: str, phone: str, body: str) -> tuple[dict[str, str], dict[str, str]]:
+        """A whole Twilio form (every field Twilio sends, for real sizes) and its signature header."""
+        form = self.channel.form(Sms(phone, body))
+        return form, self.channel.headers(url, form)
 
     def post(self, port: int, phone: str, body: str) -> tuple[int, str, float]:
-        url = f"http://127.0.0.1:{port}/sms/twilio"
-        params = self.params(phone, body)
-        sig = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        """One signed post on a fresh connection (plain http.client: the bench's own cost stays small)."""
+        url = f"http://127.0.0.1:{port}{self.channel.path}"
+        form, headers = self.signed(url, phone, body)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            conn.request("POST", "/sms/twilio", urlencode(params),
-                         {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+            conn.request("POST", self.channel.path, urlencode(form),
+                         {"Content-Type": "application/x-www-form-urlencoded", **headers})
             resp = conn.getresponse()
             text = resp.read().decode()
             return resp.status, text, time.monotonic()
@@ -262,8 +213,7 @@ class Bench:
         """conn-<i>.txt per connection: its own phones, each walking a whole conversation in order."""
         folder = self.tmp / f"wrk-{name}"
         folder.mkdir()
-        url = f"http://127.0.0.1:{port}/sms/twilio"
-        validator = RequestValidator(AUTH_TOKEN)
+        url = f"http://127.0.0.1:{port}{self.channel.path}"
         per_conn = max(1, messages // conns)
         phones: list[str] = []
         for c in range(conns):
@@ -276,8 +226,8 @@ class Bench:
                 if drop_last:
                     script = script[:-1]
                 for body in script:
-                    p = self.params(phone, body)
-                    lines.append(validator.compute_signature(url, p) + "\t" + urlencode(p))
+                    form = self.channel.form(Sms(phone, body))
+                    lines.append(self.channel.signature(url, form) + "\t" + urlencode(form))
                     n += 1
             (folder / f"conn-{c}.txt").write_text("\n".join(lines) + "\n")
         return folder, phones
@@ -291,9 +241,7 @@ class Bench:
         return {"argv": argv, "name": name, "seconds": seconds, "phones": phones}
 
     def wrk_launch(self, prep: dict):
-        proc = subprocess.Popen(prep["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                cwd=ROOT, start_new_session=True)
-        self.procs.append((f"wrk-{prep['name']}", proc))
+        proc = self.runner.start(f"wrk-{prep['name']}", prep["argv"], pipe=True)
         return (proc, prep["name"], prep["seconds"], prep["phones"])
 
     def wrk(self, name: str, port: int, conns: int, seconds: float, start: bool = True):
@@ -304,11 +252,11 @@ class Bench:
         proc, name, seconds, _phones = handle
         try:
             out, _ = proc.communicate(timeout=seconds + 60)
-        except subprocess.TimeoutExpired:
-            self.stop(proc)
-            raise RuntimeError(f"wrk {name} hung")
-        self.procs = [(n, p) for n, p in self.procs if p is not proc]
-        line = next((l for l in out.splitlines() if l.startswith("BENCHJSON ")), None)
+        except subprocess.TimeoutExpired as exc:
+            self.stop(f"wrk-{name}")
+            raise RuntimeError(f"wrk {name} hung") from exc
+        self.runner.procs.pop(f"wrk-{name}")
+        line = next((x for x in out.splitlines() if x.startswith("BENCHJSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk {name} printed no result:\n{out[-2000:]}")
         res = json.loads(line[len("BENCHJSON "):])
@@ -391,7 +339,7 @@ class Bench:
         steps = steps[:len(script)]
         per_step = [{"message": body, "round_trips": n, "commands": s["commands"],
                      "monitor_round_trips_upper_bound": s["round_trips"], "commands_inside_lua": s["lua"]}
-                    for body, n, s in zip(script, trips, steps)]
+                    for body, n, s in zip(script, trips, steps, strict=False)]
         self.fig["redis_round_trips_per_step"] = per_step
         self.fig["redis_round_trips_max"] = max(s["round_trips"] for s in per_step)
         confirmed = transcript[-1][2] == [self.cat.text("confirmed", "en")]
@@ -400,7 +348,6 @@ class Bench:
             self.notes.append("the scripted conversation did not end with 'confirmed' — load figures mix in "
                               "error replies. Transcript: " + json.dumps(transcript, ensure_ascii=False)[:1500])
         from rq import Queue
-
         from rq.job import Job
 
         queue = Queue(self.services.settings.worker.queue, connection=self.services.redis)
@@ -427,14 +374,14 @@ class Bench:
 
     def phase_scale_out(self) -> None:
         d = self.args.seconds
-        second = self.start_web("web2", self.config2, self.port2, migrate=False)
+        self.start_web("web2", self.config2, self.port2, migrate=False)
         try:
             self.wrk("warm-kontor2", self.port2, 4, 2)
             pa, pb = self.wrk_prepare("scale-a", self.port, 8, d), self.wrk_prepare("scale-b", self.port2, 8, d)
             a, b = self.wrk_launch(pa), self.wrk_launch(pb)
             ra, rb = self.finish_wrk(a), self.finish_wrk(b)
         finally:
-            self.stop(second)
+            self.stop("web2")
         total = ra["rps"] + rb["rps"]
         self.fig["scale_out_webhook"] = {"one_master_c16_rps": self.fig["kontor_c16"]["rps"],
                                          "two_masters_2x8_rps": total,
@@ -575,10 +522,10 @@ class Bench:
                                 for k, v in after["by_object"].items() if v != before["by_object"].get(k, 0)},
             "payload_bytes": ((after["payload"] or 0) - (before["payload"] or 0)) / per
             if after["payload"] is not None else None}
-        w2 = self.start_worker("worker2")
+        self.start_worker("worker2")
         time.sleep(2)   # let the second worker import and register
         two = self.worker_rate(2 * n, "b")
-        self.stop(w2)
+        self.stop("worker2")
         self.fig["worker"] = {"one_process": one, "two_processes": two, "factor": two["rate"] / one["rate"]}
         self.worker1 = w1
 
@@ -758,8 +705,10 @@ class Bench:
         return "\n".join(out)
 
 
-def summarize_profile(raw: Path, out: Path, top: int = 30,
-                      title: str = f"kontor web (gunicorn master + {CORES} workers) under wrk, 4 connections") -> list[str]:
+WEB_PROFILE = f"kontor web (gunicorn master + {CORES} workers) under wrk, 4 connections"
+
+
+def summarize_profile(raw: Path, out: Path, top: int = 30, title: str = WEB_PROFILE) -> list[str]:
     """py-spy's raw (collapsed) stacks → functions by own time and by total time, in bench/last_profile.txt."""
     own: collections.Counter = collections.Counter()
     total: collections.Counter = collections.Counter()
@@ -783,7 +732,7 @@ def summarize_profile(raw: Path, out: Path, top: int = 30,
     lines += ["", f"top {top} by total time (inclusive %):"]
     lines += [f"{100 * n / samples:6.2f}%  {fr}" for fr, n in total.most_common(top)]
     mine = [(fr, n) for fr, n in total.most_common() if re.search(r"\((sms_gateway|storage|dialogs|adapters)/", fr)]
-    lines += ["", f"Kontor's own functions by total time (inclusive %):"]
+    lines += ["", "Kontor's own functions by total time (inclusive %):"]
     lines += [f"{100 * n / samples:6.2f}%  {fr}" for fr, n in mine[:top]]
     out.write_text("\n".join(lines) + "\n")
     return lines[3:3 + 10]
@@ -821,9 +770,9 @@ def main() -> int:
     failed = None
     try:
         bench.setup()
-        for phase in (bench.phase_warm_up, bench.phase_round_trips, bench.phase_webhook, bench.phase_scale_out, bench.phase_profile,
-                      bench.phase_worker, bench.phase_worker_reference, bench.phase_confirm_latency,
-                      bench.phase_redis_memory):
+        for phase in (bench.phase_warm_up, bench.phase_round_trips, bench.phase_webhook, bench.phase_scale_out,
+                      bench.phase_profile, bench.phase_worker, bench.phase_worker_reference,
+                      bench.phase_confirm_latency, bench.phase_redis_memory):
             bench.log(f"{phase.__name__} ...")
             phase()
     except KeyboardInterrupt:
@@ -846,10 +795,10 @@ def main() -> int:
         print("note:", note)
     if "profile_top" in bench.fig:
         print("profile (own time, top 10; full: bench/last_profile.txt):")
-        print("\n".join("  " + l for l in bench.fig["profile_top"]))
+        print("\n".join("  " + x for x in bench.fig["profile_top"]))
     if failed:
         print("bench stopped early:", failed)
-    record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
+    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "git_commit": git_commit(),
               "cores": CORES, "python": sys.version.split()[0], "wall_seconds": round(wall, 1),
               "args": vars(args), "failed": failed, "notes": bench.notes, "figures": bench.fig}
     with open(BENCH / "results.jsonl", "a", encoding="utf-8") as fh:

@@ -1,6 +1,7 @@
 """Fault-suite helpers over real processes: a restartable redis-server, a slow-able Twilio stand-in, counting."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -8,12 +9,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import redis
-import yaml
 from sqlalchemy import create_engine, text
 
 from sms_gateway import embedded_redis
@@ -27,6 +27,7 @@ class SlowTwilio(TwilioStandIn):
     delay: float = 0.0
     inflight: int = 0
 
+    # the parent's _app is a WSGI app made by Request.application; this wraps it at the WSGI level, untyped
     def _app(self, environ, start_response):  # type: ignore[no-untyped-def, override]
         self.inflight += 1
         try:
@@ -47,7 +48,7 @@ class RedisProc:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
-    def start(self) -> "RedisProc":
+    def start(self) -> RedisProc:
         self.proc = embedded_redis.start(self.folder, self.socket)
         return self
 
@@ -58,16 +59,6 @@ class RedisProc:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
-    """Poll a condition, bounded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 @dataclass
@@ -136,7 +127,7 @@ def table(rows: list[Row]) -> str:
     head = ["fault", "trials", "confirmed", "stored", "SMS sent", "duplicates", "lost", "note"]
     grid = [head] + [r.cells() for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in grid]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in grid]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -172,15 +163,6 @@ def statuses(ledger: Ledger, phones: list[str]) -> list[str]:
     return [s for m, s in rows if m in phones]
 
 
-def set_config(path: Path, **overrides: object) -> None:
-    """Rewrite section__key values of a written config (a restarted process reads the new values)."""
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for dotted, value in overrides.items():
-        section, key = dotted.split("__")
-        config[section][key] = value
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-
-
 def _pg_bin() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
@@ -204,7 +186,7 @@ class PostgresProc:
     def available(cls) -> str:
         """"" when a cluster can be started here, else why not."""
         try:
-            import psycopg2  # noqa: F401
+            import psycopg2  # noqa: F401 - only whether it imports
         except ImportError:
             return "psycopg2 is not installed"
         if _pg_bin() is None:
@@ -227,7 +209,7 @@ class PostgresProc:
         subprocess.run(prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
                        timeout=timeout, cwd="/")
 
-    def init(self) -> "PostgresProc":
+    def init(self) -> PostgresProc:
         self.bin = _pg_bin()
         self.folder.mkdir(mode=0o700)
         if os.geteuid() == 0:
@@ -249,8 +231,6 @@ class PostgresProc:
 
     def destroy(self) -> None:
         if self.bin is not None and (self.folder / "data" / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):   # already stopped
                 self.stop()
-            except subprocess.CalledProcessError:
-                pass                              # already stopped
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -7,19 +7,30 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 from rq.registry import FailedJobRegistry
-from twilio.request_validator import RequestValidator
 
+from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
-from tests.faults.procs import (Ledger, PostgresProc, RedisProc, Row, SlowTwilio, outcome_sms, run_threads,
-                                set_config, statuses, table, tally, wait_until)
-from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, write_config
+from tests.faults.procs import (
+    Ledger,
+    PostgresProc,
+    RedisProc,
+    Row,
+    SlowTwilio,
+    outcome_sms,
+    run_threads,
+    statuses,
+    table,
+    tally,
+)
+from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, set_config, write_config
 
 pytestmark = pytest.mark.faults
 CAT = catalogue()
@@ -156,9 +167,8 @@ def test_forged_signatures(world) -> None:
     phone = group[0]
     to_confirm(stack, phone)
     params = {"From": phone, "To": "+15005550006", "Body": "1", "MessageSid": "SMforged", "NumMedia": "0"}
-    validator = RequestValidator(stack.token)
-    elsewhere = validator.compute_signature(stack.url.replace("/sms/twilio", "/sms/other"), params)
-    tampered = validator.compute_signature(stack.url, dict(params, Body="2"))
+    elsewhere = stack.sign(params, stack.url.replace("/sms/twilio", "/sms/other"))
+    tampered = stack.sign(dict(params, Body="2"))
     codes = [stack.post(params, signature=s).status_code
              for s in ("", "bm90IGEgc2lnbmF0dXJl", elsewhere, tampered)]
     assert codes == [403, 403, 403, 403]
@@ -306,8 +316,8 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
                     len(down_group))
         assert attempts > 0, "no follow-up failed while the sandbox was down: the fault did not bite"
         assert dead_jobs(server, "ox") == 0
-        row.note = (f"confirm max {worst * 1000:.0f} ms; {attempts} follow-up attempts failed, retried; finished {finished:.0f}s "
-                    f"after return; {outcomes_note(twilio, ledger, down_group)}")
+        row.note = (f"confirm max {worst * 1000:.0f} ms; {attempts} follow-up attempts failed, retried; "
+                    f"finished {finished:.0f}s after return; {outcomes_note(twilio, ledger, down_group)}")
         record(row)
 
         stack.stop("sandbox")

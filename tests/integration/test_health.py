@@ -7,7 +7,7 @@ from pathlib import Path
 from sms_gateway import runtime
 from sms_gateway.app import create_app
 from storage.db import upgrade
-from tests.faults.harness import flush, settings_for
+from tests.support.hook import flush, settings_for
 
 
 def health(settings) -> tuple[int, dict]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 
-from tests.faults.harness import flush, running_hook, settings_for
+from tests.support.hook import flush, running_hook, settings_for
 
 STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1"]
 

@@ -15,7 +15,7 @@ from sms_gateway import runtime
 from sms_gateway.app import create_app
 from sms_gateway.handler import say
 from sms_gateway.logs import mask_digits
-from tests.faults.harness import Hook, flush, replies, running_hook, settings_for
+from tests.support.hook import Hook, flush, replies, running_hook, settings_for
 
 CAT = runtime.catalogue()
 PHONE, OTHER = "+989121234567", "+989351234567"

@@ -21,7 +21,7 @@ from dialogs.steps import HANDLERS
 from dialogs.text import normalize, script_of
 from sms_gateway import optout
 from sms_gateway.runtime import catalogue
-from tests.faults.harness import Hook, flush, replies, running_hook, settings_for
+from tests.support.hook import Hook, flush, replies, running_hook, settings_for
 
 settings.register_profile("kontor-ci", max_examples=2000, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

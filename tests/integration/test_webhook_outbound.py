@@ -16,7 +16,7 @@ from sms_gateway import limits, outbox, runtime
 from storage import repository
 from storage.db import upgrade
 from storage.models import OutboundMessage
-from tests.faults.harness import flush, settings_for
+from tests.support.hook import flush, settings_for
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
 from tests.support.twilio_standin import TwilioStandIn
 

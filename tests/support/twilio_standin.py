@@ -26,7 +26,7 @@ class TwilioStandIn:
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> "TwilioStandIn":
+    def start(self) -> TwilioStandIn:
         self._thread.start()
         return self
 
