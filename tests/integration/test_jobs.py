@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import select
 
-from adapters import sandbox
+from adapters import clock, sandbox
 from adapters.sms import TransientSendError
 from sms_gateway import jobs, runtime
 from storage.models import Request
@@ -33,9 +33,11 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) ->
 
 
 def request(bill: str = "1234567804121") -> dict:
+    now = clock.tehran_now()                           # the sandbox's last reading is 30 days before today
     return {"dialog_id": "SM" + uuid.uuid4().hex, "bill_id": bill, "national_id": "0012345679", "mobile": PHONE,
-            "readings": {"mid": "04620"}, "reading_date": "2026-11-26", "description": "", "receipt_reference": "",
-            "attachments": [], "language": "fa", "registers": ["mid"], "confirmed_at": "2026-11-26T12:00:00+03:30"}
+            "readings": {"mid": "04620"}, "reading_date": now.date().isoformat(), "description": "",
+            "receipt_reference": "", "attachments": [], "language": "fa", "registers": ["mid"],
+            "confirmed_at": now.isoformat()}
 
 
 def status(services: runtime.Services, dialog_id: str) -> tuple[str, str]:
