@@ -141,13 +141,15 @@ def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: Twi
     phone = "+989121111111"
     before = len(twilio.to(phone))
     assert stack.sms(phone, "READ") == [CAT.text("ask_bill", "en")]
-    converse(stack, phone, "read", ["4567890104120", "3004005001", "30633", DAY_3_JALALI, "Meter is outside", "12345678"])
+    converse(stack, phone, "read",
+             ["4567890104120", "3004005001", "30633", DAY_3_JALALI, "Meter is outside", "12345678"])
     stack.sms(phone, "1")
     tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
     assert stack.sms(phone, "INQUIRE")[0].startswith(CAT.text("status_list", "en", lines=""))
     record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
     assert record == {**record, "bill_id": "4567890104120", "national_id": "3004005001", "mobile": phone,
-                      "readings": {"mid": "30633"}, "reading_date": DAY_3.isoformat(), "reading_date_jalali": DAY_3_JALALI,
+                      "readings": {"mid": "30633"}, "reading_date": DAY_3.isoformat(),
+                      "reading_date_jalali": DAY_3_JALALI,
                       "description": "Meter is outside", "receipt_reference": "12345678", "attachments": []}
     assert set(record) >= {"created_at", "updated_at", "status"}
     csv_out = export(stack, "csv")
