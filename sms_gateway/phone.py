@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from sms_gateway.handler import canonical_phone
-from sms_gateway.settings import Settings
+from sms_gateway.settings import Settings, webhook_token
 from storage import repository
 from storage.db import make_engine, session_factory
 from storage.models import OutboundMessage
@@ -32,7 +32,7 @@ def webhook_params(settings: Settings, sender: str, line: str) -> dict[str, str]
 
 def post(settings: Settings, url: str, params: dict[str, str]) -> list[str]:
     """Sign exactly as Twilio does and return the reply messages."""
-    signature = RequestValidator(settings.webhook_token).compute_signature(url, params)
+    signature = RequestValidator(webhook_token(settings)).compute_signature(url, params)
     response = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
     response.raise_for_status()
     return [m.text or "" for m in ET.fromstring(response.content).iter("Message")]

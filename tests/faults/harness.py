@@ -17,7 +17,7 @@ from adapters import sandbox
 from sms_gateway import runtime
 from sms_gateway.app import create_app
 from sms_gateway.runtime import Services
-from sms_gateway.settings import Settings, load
+from sms_gateway.settings import Settings, load, webhook_token
 from storage.db import upgrade
 from tests.support.stack import ACCOUNT_SID, write_config
 
@@ -32,7 +32,7 @@ class Hook:
 
     @property
     def token(self) -> str:
-        return self.services.settings.webhook_token
+        return webhook_token(self.services.settings)
 
     def post(self, params: dict[str, str], signature: str | None = None, **kwargs: Any) -> TestResponse:
         if signature is None:
