@@ -280,7 +280,7 @@ def local_secret(path: Path) -> str:
     """The secret in `path`, made once: mode 0600 from its first byte, and the first of racing writers wins."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")    # one per writer, thread or process
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(16))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,13 @@ def test_the_local_webhook_secret_is_written_once_and_private(tmp_path: Path) ->
     assert len(token) == 32 and path.read_text() == token
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert webhook_token(settings) == token and [p.name for p in path.parent.iterdir()] == ["local_auth_token"]
+
+
+def test_racing_first_writers_agree_on_one_secret(tmp_path: Path) -> None:
+    settings = load_with(tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        tokens = set(pool.map(lambda _: webhook_token(settings), range(32)))
+    assert len(tokens) == 1 and [p.name for p in (tmp_path / "var").iterdir()] == ["local_auth_token"]
 
 
 def test_a_secret_left_readable_by_an_older_version_is_made_private(tmp_path: Path) -> None:
