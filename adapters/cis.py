@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import jdatetime
 import yaml
 
-from adapters import tariff
+from adapters import clock, tariff
 from adapters.http import JsonClient, OutsideSystemError
 from dialogs.model import REGISTER_ORDER, Meter, Register
 
@@ -110,14 +109,14 @@ class SandboxSubscriberSystem:
         self._lock = threading.Lock()
 
     def meter(self, bill_id: str) -> Meter | None:
-        """The demo meter, with its last reading date in ISO (the demo data writes it in Jalali)."""
+        """The demo meter; its last reading was `last_reading_days_ago` days before today (Tehran), so the demo
+        behaves the same on every day it runs."""
         entry = self.subscribers.get(bill_id)
         if entry is None:
             return None
         registers = tuple(Register(name, r["digits"], r.get("decimals", 0), str(r["last"]))
                           for name, r in entry["registers"].items())
-        year, month, day = (int(p) for p in entry["last_reading_date"].split("/"))
-        last = jdatetime.date(year, month, day).togregorian().isoformat()
+        last = (clock.tehran_today() - datetime.timedelta(days=int(entry["last_reading_days_ago"]))).isoformat()
         return Meter(bill_id, entry["kind"], registers, last, int(entry.get("multiplier", 1)),
                      float(entry.get("contract_kw", 0)), float(entry.get("daily_kwh", 0)))
 

@@ -56,6 +56,8 @@ def _load(name: str) -> dict[str, Any]:
 
 def create_sandbox_app(settings: Settings, *, rng: Callable[[], float] | None = None) -> Flask:
     """The subscriber system, civil registry and mobile ownership under their URL prefixes."""
+    if settings.tariff is None:
+        raise ValueError("the sandbox bills by the `tariff` settings section: add it to the config")
     app = Flask("kontor_sandbox")
     faults = Faults(settings.sandbox.latency_ms, settings.sandbox.failure_rate, rng or random.random)
     app.extensions[FAULTS] = faults

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sms_gateway import logs, twilio_hook
 from sms_gateway.runtime import Services
+from sms_gateway.settings import webhook_token
 
 MAX_BODY = 64 * 1024
 
@@ -20,7 +21,7 @@ def create_app(services: Services) -> Flask:
     logs.install()
     app = Flask("kontor")
     app.config.update(KONTOR_SERVICES=services, KONTOR_PUBLIC_URL=services.settings.server.public_url,
-                      KONTOR_VALIDATOR=RequestValidator(services.settings.webhook_token),
+                      KONTOR_VALIDATOR=RequestValidator(webhook_token(services.settings)),
                       MAX_CONTENT_LENGTH=MAX_BODY)
     app.register_blueprint(twilio_hook.bp)
 

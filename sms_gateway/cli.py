@@ -38,13 +38,13 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from sms_gateway import runtime, worker
+    from sms_gateway import bootstrap, runtime, worker
     from storage.db import upgrade
 
     settings = _settings(args)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    worker.run(runtime.from_environment(), burst=args.burst)
+    worker.run(bootstrap.install(runtime.build(settings)), burst=args.burst)   # every job uses these services
     return 0
 
 

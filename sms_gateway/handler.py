@@ -5,11 +5,12 @@ import dataclasses
 import functools
 import logging
 import secrets
-from datetime import date, datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 import phonenumbers
 
+from adapters.clock import local_date
 from adapters.http import OutsideSystemError
 
 import dialogs
@@ -18,7 +19,7 @@ from dialogs.model import Inbound, Outcome
 from dialogs.text import normalize, script_of
 from sms_gateway import jobs, limits, optout, runtime
 from sms_gateway.logs import mask_digits
-from sms_gateway.runtime import TEHRAN, Services, tehran_now
+from sms_gateway.runtime import Services
 from storage import repository
 from storage.sessions import Stored
 
@@ -51,7 +52,7 @@ def language(services: Services, stored: Stored, inbound: Inbound) -> str:
     return script_of(normalize(inbound.text)) or services.rules.default_language
 
 
-def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> list[str]:
+def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | None = None) -> list[str]:
     """Process one message exactly once per message id; the reply is repeated for a redelivery."""
     if not inbound.message_id:   # a dialog id must be unique: never let two dialogs share ""
         inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
@@ -71,7 +72,7 @@ def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> 
                         mask_digits(phone))
             services.sessions.release(phone, token)
             return []
-        return _locked(services, inbound, token, gate, now)
+        return _locked(services, inbound, token, gate, now or services.clock.tehran_now)
     except BaseException:
         services.sessions.release(phone, token)
         raise
@@ -149,10 +150,6 @@ def answer_query(services: Services, query: dict[str, Any]) -> Any:
         return [{"tracking_number": r.tracking_number, "status": r.status,
                  "updated_jalali": to_jalali_str(local_date(r.updated_at)),
                  "amount": r.bill_amount, "payment_id": r.payment_id} for r in rows]
-
-
-def local_date(utc_naive: datetime) -> date:
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(TEHRAN).date()
 
 
 def perform(services: Services, effect: dict[str, Any], pipeline: Any = None) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adapters.clock import utcnow
 from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
-from sms_gateway import runtime
-from sms_gateway.outbox import deliver, utcnow
+from sms_gateway import bootstrap, runtime
+from sms_gateway.outbox import deliver
 from storage import repository
 from storage.models import OutboundMessage, Request
 
@@ -30,7 +31,7 @@ def job_id(kind: str, dialog_id: str) -> str:
 
 def finish_request(request: dict[str, Any]) -> str:
     """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on."""
-    services = runtime.from_environment()
+    services = bootstrap.services()
     with services.db.begin() as db:
         row, created = repository.store_request(db, request, new_tracking_number, utcnow())
         text = services.rules.catalogue.text("tracking_sms", row.language, tracking=row.tracking_number)
@@ -55,7 +56,7 @@ class Decision:
 
 def process_request(dialog_id: str) -> str:
     """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
-    services = runtime.from_environment()
+    services = bootstrap.services()
     with services.db() as db:
         row = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
         if row is None:

@@ -7,25 +7,21 @@ opt-out check happen before the claim, so no lock is held while waiting.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 
+from adapters.clock import utcnow
 from adapters.sms import PermanentSendError, TransientSendError
-from sms_gateway import limits, optout, runtime
+from sms_gateway import bootstrap, limits, optout, runtime
 from storage.models import OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
 THROTTLE_WAIT_SECONDS = 5.0
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
 def deliver(message_id: int) -> None:
     """Send an owed SMS unless it was sent, failed for good or suppressed; transient errors raise so RQ retries."""
-    services = runtime.from_environment()
+    services = bootstrap.services()
     with services.db() as db:
         to = db.scalar(select(OutboundMessage.to).where(OutboundMessage.id == message_id,
                                                         OutboundMessage.status == "pending"))

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import func, select
 
 from sms_gateway.handler import canonical_phone
-from sms_gateway.settings import Settings
+from sms_gateway.settings import Settings, webhook_token
 from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient
 from storage import repository
 from storage.db import make_engine, session_factory
@@ -29,7 +29,7 @@ def sms_of(sender: str, line: str) -> Sms:
 
 def client(settings: Settings, url: str = "") -> WebhookClient:
     """Signed as Twilio signs for this Kontor; posted to `url`, by default the webhook at server.host/port."""
-    channel = TwilioChannel(settings.webhook_token, to=settings.twilio.from_number,
+    channel = TwilioChannel(webhook_token(settings), to=settings.twilio.from_number,
                             account_sid=settings.twilio.account_sid or "AClocal")
     if url:
         return WebhookClient(channel, url)

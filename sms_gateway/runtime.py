@@ -3,32 +3,25 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
 
 import redis
 from rq import Queue, Retry
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from adapters import cis, ownership, registry
+from adapters import cis, clock, ownership, registry
 from adapters.cis import SubscriberSystem
+from adapters.clock import Clock
 from adapters.media import MediaStore
 from adapters.ownership import MobileOwnership
 from adapters.registry import CivilRegistry
 from adapters.sms import TWILIO_API, OutboxSender, SmsSender, TwilioSender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
-from sms_gateway.settings import Settings, load
+from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
 from storage.sessions import SessionStore
-
-TEHRAN = ZoneInfo("Asia/Tehran")
-
-
-def tehran_now() -> datetime:
-    return datetime.now(TEHRAN).replace(microsecond=0)
 
 
 @functools.cache
@@ -51,9 +44,11 @@ class Services:
     media: MediaStore
     sms: SmsSender
     rules: Rules
+    clock: Clock = field(default=clock.SYSTEM)   # Tehran time and UTC for the handler and the jobs
 
 
-def build(settings: Settings) -> Services:
+def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
+    """Every real part, from the settings; `at` is the clock (a test may pin it)."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
                                   health_check_interval=30, retry_on_timeout=True)
     ttl = settings.dialog.idle_minutes * 60 + 3600
@@ -66,15 +61,18 @@ def build(settings: Settings) -> Services:
         engine=engine, db=session_factory(engine),
         cis=cis.from_settings(settings), registry=registry.from_settings(settings),
         ownership=ownership.from_settings(settings), media=_media(settings), sms=_sender(settings),
-        rules=rules_from(settings),
+        rules=rules_from(settings), clock=at,
     )
 
 
 def rules_from(settings: Settings) -> Rules:
+    """The dialog's bounds, each named as in the settings."""
     r, d = settings.readings, settings.documents
-    return Rules(catalogue(), settings.dialog.idle_minutes, settings.dialog.default_language, r.description_max,
-                 r.usual_factor, r.hours_per_day, r.connection_kw, r.demand_factor,
-                 d.require_receipt, d.require_national_card)
+    return Rules(catalogue=catalogue(), idle_minutes=settings.dialog.idle_minutes,
+                 default_language=settings.dialog.default_language, description_max=r.description_max,
+                 usual_factor=r.usual_factor, hours_per_day=r.hours_per_day, connection_kw=r.connection_kw,
+                 demand_factor=r.demand_factor, require_receipt=d.require_receipt,
+                 require_national_card=d.require_national_card)
 
 
 def _media(settings: Settings) -> MediaStore:
@@ -90,12 +88,6 @@ def _sender(settings: Settings) -> SmsSender:
     if settings.outbound_via_twilio:
         return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url)
     return OutboxSender()
-
-
-@functools.cache
-def from_environment() -> Services:
-    """The worker's services: settings named by KONTOR_CONFIG, built once per process."""
-    return build(load())
 
 
 def enqueue(services: Services, function: str, argument: object, job_id: str, queue: Queue | None = None,

@@ -10,24 +10,32 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import redis
 import requests
 
+from adapters import clock
 from dialogs.ids import valid_payment_id
+from dialogs.jalali import to_jalali_str
 from sms_gateway.export import COLUMNS
 from sms_gateway.runtime import catalogue
 from tests.support.stack import Stack
 from tests.support.twilio_standin import TwilioStandIn
 
 CAT = catalogue()
+TODAY = clock.tehran_today()                  # the sandbox's last readings are 30 days before today
+DAY_4 = to_jalali_str(TODAY - timedelta(days=4))                    # reading dates typed in Jalali
+DAY_4_FA = DAY_4.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+DAY_3 = TODAY - timedelta(days=3)
+DAY_3_JALALI = to_jalali_str(DAY_3)
 DEMO = {
     "single": ("+989121234567", ["1234567804121", "0012345679", "04620", "0", "کنتور در حیاط", "0"],
                {"mid": "04620"}),
-    "tou": ("+989351234567", ["۲۳۴۵۶۷۸۹۰۴۱۲۵", "۲۲۷۷۸۸۹۹۰۳", "۰۱۲۱۰۰", "٠٢٣١٥٠", "004050", "1405/09/01", "0", "987654"],
+    "tou": ("+989351234567", ["۲۳۴۵۶۷۸۹۰۴۱۲۵", "۲۲۷۷۸۸۹۹۰۳", "۰۱۲۱۰۰", "٠٢٣١٥٠", "004050", DAY_4, "0", "987654"],
             {"low": "012100", "mid": "023150", "peak": "004050"}),
     "industrial": ("+989191234567", ["3456789004123", "4455667717", "100400", "201000", "050300", "080100",
-                                     "010050", "118.5", "۱۴۰۵/۰۹/۰۱", "شیفت شب تعطیل بود", "55667788"],
+                                     "010050", "118.5", DAY_4_FA, "شیفت شب تعطیل بود", "55667788"],
                    {"low": "100400", "mid": "201000", "peak": "050300", "reactive": "080100", "friday": "010050",
                     "demand": "118.5"}),
 }
@@ -133,13 +141,15 @@ def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: Twi
     phone = "+989121111111"
     before = len(twilio.to(phone))
     assert stack.sms(phone, "READ") == [CAT.text("ask_bill", "en")]
-    converse(stack, phone, "read", ["4567890104120", "3004005001", "30633", "1405/09/02", "Meter is outside", "12345678"])
+    converse(stack, phone, "read",
+             ["4567890104120", "3004005001", "30633", DAY_3_JALALI, "Meter is outside", "12345678"])
     stack.sms(phone, "1")
     tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
     assert stack.sms(phone, "INQUIRE")[0].startswith(CAT.text("status_list", "en", lines=""))
     record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
     assert record == {**record, "bill_id": "4567890104120", "national_id": "3004005001", "mobile": phone,
-                      "readings": {"mid": "30633"}, "reading_date": "2026-11-23", "reading_date_jalali": "1405/09/02",
+                      "readings": {"mid": "30633"}, "reading_date": DAY_3.isoformat(),
+                      "reading_date_jalali": DAY_3_JALALI,
                       "description": "Meter is outside", "receipt_reference": "12345678", "attachments": []}
     assert set(record) >= {"created_at", "updated_at", "status"}
     csv_out = export(stack, "csv")

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import jdatetime
 import pytest
 import requests
 import yaml
 
-from adapters import cis, ownership, registry, sandbox
+from adapters import cis, clock, ownership, registry, sandbox
 from adapters.cis import HttpSubscriberSystem, Submission
 from adapters.http import CircuitBreaker, OutsideSystemError, OutsideSystemUnavailable
 from dialogs.ids import make_payment_id, valid_payment_id
@@ -23,6 +25,7 @@ OPENAPI = ROOT / "adapters" / "openapi"
 BASE = load(ROOT / "config.yaml")
 SINGLE, TOU, INDUSTRIAL, SINGLE_2 = "1234567804121", "2345678904125", "3456789004123", "4567890104120"
 UNKNOWN_BILL = "9876543204124"
+TODAY = clock.tehran_today()                  # the sandbox's last readings are 30 days before today
 PLANT = {"low": "100100", "mid": "200200", "peak": "050050", "reactive": "080030", "friday": "010010"}
 
 
@@ -51,9 +54,9 @@ def live() -> Iterator[Settings]:
 
 
 def request(bill_id: str, readings: dict[str, str], *, wraps: list[str] | None = None,
-            tracking: str = "516700544744", day: str = "2026-11-26") -> dict[str, Any]:
+            tracking: str = "516700544744", day: datetime.date = TODAY) -> dict[str, Any]:
     return {"tracking_number": tracking, "bill_id": bill_id, "national_id": "0012345679",
-            "mobile": "+989121234567", "readings": readings, "reading_date": day, "description": "",
+            "mobile": "+989121234567", "readings": readings, "reading_date": day.isoformat(), "description": "",
             "receipt_reference": "", "attachments": [], "wraps": wraps or []}
 
 
@@ -69,7 +72,8 @@ def test_meter_of_each_demo_bill(live: Settings, bill_id: str, kind: str, names:
     meter = cis.from_settings(live).meter(bill_id)
     assert meter is not None and meter.bill_id == bill_id and meter.kind == kind
     assert [r.name for r in meter.registers] == names and [r.digits for r in meter.registers] == digits
-    assert (meter.multiplier, meter.contract_kw, meter.daily_kwh, meter.last_date) == (mult, kw, daily, "2026-10-27")
+    last = (TODAY - datetime.timedelta(days=30)).isoformat()
+    assert (meter.multiplier, meter.contract_kw, meter.daily_kwh, meter.last_date) == (mult, kw, daily, last)
     assert [r.decimals for r in meter.registers] == [2 if n == "demand" else 0 for n in names]
 
 
@@ -101,7 +105,8 @@ def test_issued_bill_has_a_valid_payment_id(live: Settings, bill_id: str, readin
     answer = cis.from_settings(live).submit(request(bill_id, readings, tracking=bill_id[:12]))
     assert (answer.status, answer.amount_rials, answer.reason) == ("bill_issued", amount, "")
     assert valid_payment_id(bill_id, answer.payment_id)
-    assert answer.payment_id == make_payment_id(bill_id, amount, year=1405, period=9)
+    jalali = jdatetime.date.fromgregorian(date=TODAY)         # the period is the reading's Jalali month
+    assert answer.payment_id == make_payment_id(bill_id, amount, year=jalali.year, period=jalali.month)
 
 
 @pytest.mark.parametrize(("tracking", "bill_id", "readings", "wraps", "reason"), [

@@ -9,9 +9,9 @@ from typing import Iterator
 import pytest
 from sqlalchemy import select
 
-from adapters import sandbox
+from adapters import clock, sandbox
 from adapters.sms import TransientSendError
-from sms_gateway import jobs, runtime
+from sms_gateway import bootstrap, jobs, runtime
 from storage.models import Request
 from tests.integration.test_webhook_outbound import configure
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
@@ -21,21 +21,23 @@ PHONE = "+989121234567"
 
 
 @pytest.fixture()
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) -> Iterator[tuple]:
+def world(tmp_path: Path, redis_server: str) -> Iterator[tuple]:
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = configure(monkeypatch, tmp_path, redis_server, twilio.url, sandbox__port=free_port(),
+    services = configure(tmp_path, redis_server, twilio.url, sandbox__port=free_port(),
                          outbound__per_sender_per_second=1000)
     box = sandbox.start(services.settings)
     yield services, twilio
     box.stop()
     twilio.stop()
-    runtime.from_environment.cache_clear()
+    bootstrap.uninstall()
 
 
 def request(bill: str = "1234567804121") -> dict:
+    now = clock.tehran_now()                           # the sandbox's last reading is 30 days before today
     return {"dialog_id": "SM" + uuid.uuid4().hex, "bill_id": bill, "national_id": "0012345679", "mobile": PHONE,
-            "readings": {"mid": "04620"}, "reading_date": "2026-11-26", "description": "", "receipt_reference": "",
-            "attachments": [], "language": "fa", "registers": ["mid"], "confirmed_at": "2026-11-26T12:00:00+03:30"}
+            "readings": {"mid": "04620"}, "reading_date": now.date().isoformat(), "description": "",
+            "receipt_reference": "", "attachments": [], "language": "fa", "registers": ["mid"],
+            "confirmed_at": now.isoformat()}
 
 
 def status(services: runtime.Services, dialog_id: str) -> tuple[str, str]:

@@ -12,7 +12,8 @@ import redis
 from sqlalchemy import select
 
 from adapters.sms import TransientSendError
-from sms_gateway import limits, outbox, runtime
+from adapters import clock
+from sms_gateway import bootstrap, limits, outbox, runtime
 from storage import repository
 from storage.db import upgrade
 from storage.models import OutboundMessage
@@ -30,27 +31,23 @@ def twilio() -> Iterator[TwilioStandIn]:
     standin.stop()
 
 
-def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str, twilio_url: str,
-              **overrides: object) -> runtime.Services:
-    """The worker's services (runtime.from_environment) on these settings."""
+def configure(tmp_path: Path, redis_url: str, twilio_url: str, **overrides: object) -> runtime.Services:
+    """The worker's services on these settings, installed as `kontor worker` installs its own."""
     flush(redis_url)
     settings = settings_for(tmp_path, redis_url, twilio_url, **overrides)
     upgrade(settings.database_url)
-    monkeypatch.setenv("KONTOR_CONFIG", settings.source)
-    runtime.from_environment.cache_clear()
-    return runtime.from_environment()
+    return bootstrap.install(runtime.build(settings))
 
 
 @pytest.fixture()
-def services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str,
-             twilio: TwilioStandIn) -> Iterator[runtime.Services]:
-    yield configure(monkeypatch, tmp_path, redis_server, twilio.url)
-    runtime.from_environment.cache_clear()
+def services(tmp_path: Path, redis_server: str, twilio: TwilioStandIn) -> Iterator[runtime.Services]:
+    yield configure(tmp_path, redis_server, twilio.url)
+    bootstrap.uninstall()
 
 
 def owe(services: runtime.Services, key: str = "tracking:SM1", to: str = PHONE) -> int:
     with services.db.begin() as db:
-        return repository.owe_message(db, key, to, "hello", outbox.utcnow()).id
+        return repository.owe_message(db, key, to, "hello", clock.utcnow()).id
 
 
 def row(services: runtime.Services, message_id: int) -> OutboundMessage:
@@ -85,13 +82,13 @@ def test_a_permanent_error_is_recorded_and_not_retried(services: runtime.Service
     assert twilio.to(PHONE) == []
 
 
-def test_a_network_error_is_transient(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) -> None:
-    services = configure(monkeypatch, tmp_path, redis_server, f"http://127.0.0.1:{free_port()}")
+def test_a_network_error_is_transient(tmp_path: Path, redis_server: str) -> None:
+    services = configure(tmp_path, redis_server, f"http://127.0.0.1:{free_port()}")
     message_id = owe(services)
     with pytest.raises(TransientSendError):
         outbox.deliver(message_id)
     assert row(services, message_id).status == "pending"
-    runtime.from_environment.cache_clear()
+    bootstrap.uninstall()
 
 
 def test_an_opted_out_phone_is_suppressed(services: runtime.Services, twilio: TwilioStandIn) -> None:
@@ -111,9 +108,9 @@ def test_concurrent_deliveries_of_one_event_send_once(services: runtime.Services
     assert twilio.to(PHONE) == ["hello"]
 
 
-def test_sending_is_throttled_per_sender(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str,
+def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str,
                                          twilio: TwilioStandIn) -> None:
-    services = configure(monkeypatch, tmp_path, redis_server, twilio.url, outbound__per_sender_per_second=20)
+    services = configure(tmp_path, redis_server, twilio.url, outbound__per_sender_per_second=20)
     ids = [owe(services, f"tracking:SM{i}") for i in range(21)]
     started = time.monotonic()
     threads = [threading.Thread(target=outbox.deliver, args=(i,)) for i in ids]
@@ -123,7 +120,7 @@ def test_sending_is_throttled_per_sender(monkeypatch: pytest.MonkeyPatch, tmp_pa
         t.join(30)
     assert len(twilio.to(PHONE)) == 21
     assert time.monotonic() - started >= 0.95                      # 21 sends at 20/s need a whole second
-    runtime.from_environment.cache_clear()
+    bootstrap.uninstall()
 
 
 def test_the_throttle_waits_bounded_then_gives_up(redis_client: redis.Redis) -> None:

@@ -15,7 +15,7 @@ from adapters import sandbox
 from sms_gateway import runtime
 from sms_gateway.app import create_app
 from sms_gateway.runtime import Services
-from sms_gateway.settings import Settings, load
+from sms_gateway.settings import Settings, load, webhook_token
 from sms_gateway.webhook_client import Sms, TwilioChannel, new_message_id
 from storage.db import upgrade
 from tests.support.stack import ACCOUNT_SID, write_config
@@ -31,7 +31,7 @@ class Hook:
 
     @property
     def token(self) -> str:
-        return self.services.settings.webhook_token
+        return webhook_token(self.services.settings)
 
     @property
     def channel(self) -> TwilioChannel:
