@@ -11,9 +11,14 @@ _SPACES = re.compile(r"\s+")
 _SEPARATORS = re.compile("[,\u066c\u060c' _]")
 
 
+def latin_digits(text: str) -> str:
+    """Persian and Arabic-Indic digits as ASCII ones (the only digit map: every parser goes through here)."""
+    return text.translate(_DIGITS)
+
+
 def normalize(text: str) -> str:
     """Latin digits, Persian letters, no invisible marks or control bytes, single spaces."""
-    text = _CONTROL.sub(" ", text.translate(_DIGITS).translate(_LETTERS))
+    text = _CONTROL.sub(" ", latin_digits(text).translate(_LETTERS))
     text = _INVISIBLE.sub("", text.replace("\u200c", "")).replace("\u066b", ".")
     return _SPACES.sub(" ", text).strip()
 
