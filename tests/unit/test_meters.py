@@ -41,7 +41,8 @@ def test_consumption(value, last, digits, mult, wrapped, expected):
     (SINGLE, reg("mid", 5, 0, "04512"), "05100", False, 1, "unusual"),      # 588 in one day: above 21 but ≤ 600
     (SINGLE, reg("mid", 5, 0, "04512"), "05200", False, 1, "impossible"),   # 688 > 600 in one day
     (INDUSTRIAL, reg("mid", 6, 0, "200000"), "200900", False, 30, "ok"),   # 36,000 kWh
-    (dataclasses.replace(INDUSTRIAL, daily_kwh=300), reg("mid", 6, 0, "200000"), "200900", False, 30, "unusual"),  # 36,000 > 27,000
+    (dataclasses.replace(INDUSTRIAL, daily_kwh=300), reg("mid", 6, 0, "200000"), "200900", False, 30,
+     "unusual"),  # 36,000 > 27,000
     (INDUSTRIAL, reg("mid", 6, 0, "200000"), "205000", False, 30, "impossible"),  # 200,000 > 108,000
     (INDUSTRIAL, reg("reactive", 6, 0, "080000"), "085000", False, 30, "ok"),  # kvarh: no energy bound
     (INDUSTRIAL, reg("reactive", 6, 0, "080000"), "070000", False, 30, "wrap"),
