@@ -505,13 +505,14 @@ class Bench:
             conn.close()
 
     def enqueue_jobs(self, n: int, tag: str) -> None:
+        from dialogs.model import ConfirmedRequest, FinishRequest
         from sms_gateway.handler import perform
 
         template = self.job_template
         for i in range(n):
             request = dict(template, dialog_id=f"SMbench{tag}{i:08d}{uuid.uuid4().hex[:14]}",
                            mobile=self.next_phone())
-            perform(self.services, {"type": "finish_request", "request": request})
+            perform(self.services, FinishRequest(ConfirmedRequest.from_json(request)))
 
     def worker_rate(self, n: int, tag: str) -> dict[str, float]:
         """N finish_request jobs at once: time to N tracking SMS, and to the last SMS of the whole chain."""

@@ -46,7 +46,7 @@ class ConfirmedRequest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConfirmedRequest:
-        """Back from to_json(); a key missing from an older payload takes its default."""
+        """Back from to_json() (dates may also come as date objects); a key an older payload lacks takes its default."""
         return cls(**{f.name: _DECODE[str(f.type)](data[f.name]) for f in fields(cls) if f.name in data})
 
 
@@ -75,8 +75,8 @@ def _attachment(item: dict[str, Any]) -> Attachment:
 
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "str": str,
-    "date": date.fromisoformat,
-    "datetime": datetime.fromisoformat,
+    "date": lambda v: v if isinstance(v, date) else date.fromisoformat(v),
+    "datetime": lambda v: v if isinstance(v, datetime) else datetime.fromisoformat(v),
     "dict[str, str]": lambda v: {str(k): str(x) for k, x in v.items()},
     "tuple[str, ...]": lambda v: tuple(str(x) for x in v),
     "tuple[Attachment, ...]": lambda v: tuple(_attachment(a) for a in v),
