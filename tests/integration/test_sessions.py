@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from redis.crc import key_slot
-
-from datetime import datetime
 
 from dialogs.model import Meter, Register, Session
 from storage.sessions import LockLost, PhoneBusy, SessionStore, Stored
