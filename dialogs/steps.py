@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dialogs import reading
 from dialogs.errors import Refused, refusal_text
 from dialogs.ids import parse_electricity_bill_id, parse_national_id
 from dialogs.jalali import parse_reading_date, to_jalali_str
-from dialogs.meters import ENERGY, days_since, demand_too_high, judge, physical_bound, register_use
 from dialogs.model import (
     Answers,
     Attachment,
@@ -20,13 +20,14 @@ from dialogs.model import (
     Inbound,
     Meter,
     Outcome,
-    Pending,
     Rules,
     Session,
 )
 from dialogs.text import clean_free_text, compact_number
 
-Handler = Callable[[Session, str, Inbound, datetime, Rules], Outcome]
+# A handler applies an answer to the session: None = accepted, go on to the next step; an Outcome = say this
+# and stay (or ask the outside world a question); a Refused = the answer is wrong, ask again.
+Handler = Callable[[Session, str, Inbound, datetime, Rules], Outcome | None]
 Words = Callable[[Session, Rules], str]
 
 
@@ -61,23 +62,21 @@ def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: 
             return Outcome(session, [rules.catalogue.text("media_kept", session.language), prompt(session, rules)])
         text = "0"
     try:
-        return step.handle(session, text, inbound, now, rules)
+        outcome = step.handle(session, text, inbound, now, rules)
     except Refused as err:
         return Outcome(session, [refusal_text(err, session.language, rules.catalogue) + "\n" + prompt(session, rules)])
-
-
-def _go(session: Session, step: str, rules: Rules) -> Outcome:
-    session.step = step
-    return Outcome(session, [prompt(session, rules)])
+    return _next(session, rules) if outcome is None else outcome
 
 
 def _next(session: Session, rules: Rules) -> Outcome:
-    """Move to the next step of the table that applies under these rules."""
+    """Move to the next step of the table that applies under these rules, and ask its question."""
     later = STEPS[[s.name for s in STEPS].index(session.step) + 1:]
-    return _go(session, next(s.name for s in later if s.applies(rules)), rules)
+    session.step = next(s.name for s in later if s.applies(rules))
+    return Outcome(session, [prompt(session, rules)])
 
 
 def _bill(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+    """The bill ID, checked here; whether the utility knows it comes back through bill_found."""
     bill = parse_electricity_bill_id(text)
     session.answers.bill_id = bill.value
     return Outcome(session, [], query=BillLookup(bill.value))
@@ -95,117 +94,28 @@ def bill_found(session: Session | None, meter: Meter | None, rules: Rules) -> Ou
     return _next(session, rules)
 
 
-def _nid(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+def _nid(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> None:
     session.answers.national_id = parse_national_id(compact_number(text))
     session.register_index = 0
-    return _next(session, rules)
 
 
-_NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?")  # ASCII only: \d would store fullwidth or Devanagari digits
-
-
-def parse_reading(text: str, name: str, digits: int, decimals: int) -> str:
-    """A register value: whole digits no longer than the register, decimals only where it has them."""
-    match = _NUMBER.fullmatch(compact_number(text))
-    if not match or (match.group(2) and not decimals):
-        raise Refused("demand" if name == "demand" else "digits")
-    whole, frac = match.group(1), match.group(2) or ""
-    if len(whole) > digits or len(frac) > decimals:
-        raise Refused("demand" if name == "demand" else "reading_length", digits=str(digits))
-    return f"{whole}.{frac}" if frac else whole
-
-
-def _reading(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
-    """A reading; one lower than the last, or far above the usual use, waits for an explicit `1`."""
-    reg, pending = session.register, session.pending
-    session.pending = None
-    if pending and text == "1":
-        wrapped = pending.reason == "wrap" or pending.wrapped
-        return _check_reading(session, pending.value, wrapped, pending.reason == "unusual", now, rules)
-    return _check_reading(session, parse_reading(text, reg.name, reg.digits, reg.decimals), False, False, now, rules)
-
-
-def _check_reading(session: Session, value: str, wrapped: bool, confirmed: bool, now: datetime,
-                   rules: Rules) -> Outcome:
-    meter, reg = session.meter, session.register
-    assert meter is not None
-    if reg.name == "demand":
-        limit = demand_too_high(meter, value, rules)
-        if limit is not None:
-            raise Refused("demand_high", max=f"{limit:g}")
-        return _accept_reading(session, value, wrapped, rules)
-    verdict = judge(meter, reg, value, wrapped, days_since(meter.last_date, now.date()), rules)
-    if verdict.kind == "impossible":
-        raise Refused("too_high")
-    if verdict.kind == "wrap" or (verdict.kind == "unusual" and not confirmed):
-        session.pending = Pending(value, verdict.kind, wrapped, round(verdict.consumption))
-        return Outcome(session, [_pending_question(session, rules)])
-    return _accept_reading(session, value, wrapped, rules)
-
-
-def _pending_question(session: Session, rules: Rules) -> str:
-    pending = session.pending
-    assert pending is not None
-    key = "ask_wrap" if pending.reason == "wrap" else "ask_unusual"
-    return rules.catalogue.text(key, session.language, value=pending.value, last=session.register.last,
-                                kwh=pending.kwh)
-
-
-def _ask_reading(session: Session, rules: Rules) -> str:
-    if session.pending is not None:
-        return _pending_question(session, rules)
-    cat, reg = rules.catalogue, session.register
-    key = "ask_demand" if reg.name == "demand" else "ask_reading"
-    return cat.text(key, session.language, register=cat.register(reg.name, session.language), digits=reg.digits,
-                    last=reg.last or "-")
-
-
-def _help_reading(session: Session, rules: Rules) -> str:
-    cat, lang = rules.catalogue, session.language
-    return cat.text("help_reading", lang, register=cat.register(session.register.name, lang))
-
-
-def _accept_reading(session: Session, value: str, wrapped: bool, rules: Rules) -> Outcome:
-    name, meter = session.register.name, session.meter
-    assert meter is not None
-    session.answers.readings[name] = value
-    if wrapped:
-        session.answers.wraps.append(name)
-    session.register_index += 1
-    if session.register_index < len(meter.registers):
-        return _go(session, "reading", rules)
-    session.register_index = 0
-    return _next(session, rules)
-
-
-def _date(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+def _date(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> None:
     assert session.meter is not None
     last = session.meter.last_date
     day = parse_reading_date(text, now.date(), date.fromisoformat(last) if last else None)
-    if not _plausible_on(session, day, rules):
+    if not reading.plausible_on(session, day, rules):
         raise Refused("date_implausible")
     session.answers.reading_date = day.isoformat()
-    return _next(session, rules)
 
 
-def _plausible_on(session: Session, day: date, rules: Rules) -> bool:
-    """Readings checked against today must still fit the physical bound for the date actually given."""
-    meter, answers = session.meter, session.answers
-    assert meter is not None
-    bound = physical_bound(meter, days_since(meter.last_date, day), rules)
-    return not any(register_use(meter, reg, answers.readings[reg.name], reg.name in answers.wraps) > bound
-                   for reg in meter.registers if reg.name in ENERGY and reg.last and reg.name in answers.readings)
-
-
-def _desc(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+def _desc(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> None:
     free = clean_free_text(inbound.text)
     if len(free) > rules.description_max:
         raise Refused("desc_long", max=str(rules.description_max))
     session.answers.description = "" if text == "0" else free
-    return _next(session, rules)
 
 
-def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> None:
     ref = compact_number(text)
     if ref != "0" and not re.fullmatch("[0-9]{4,20}", ref):  # not isdigit(): it accepts superscripts
         if not inbound.media:
@@ -214,14 +124,12 @@ def _receipt(session: Session, text: str, inbound: Inbound, now: datetime, rules
     if ref == "0" and rules.require_receipt and not inbound.media:
         raise Refused("receipt_required")
     session.answers.receipt_reference = "" if ref == "0" else ref
-    return _next(session, rules)
 
 
-def _card(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
+def _card(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> None:
     """Where the national ID card's image is required, only an MMS photo moves on."""
     if not inbound.media:
         raise Refused("card_required")
-    return _next(session, rules)
 
 
 def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
@@ -258,7 +166,7 @@ def summary(session: Session, rules: Rules) -> str:
 STEPS: tuple[Step, ...] = (
     Step("bill", _bill),
     Step("nid", _nid),
-    Step("reading", _reading, ask=_ask_reading, help=_help_reading),    # once per register, in card order
+    Step("reading", reading.handle, ask=reading.ask, help=reading.help_text),   # once per register, card order
     Step("date", _date),
     Step("desc", _desc),
     Step("receipt", _receipt, media_answers=True),
