@@ -1,7 +1,6 @@
 """The conversation engine: advance(session, inbound, now, rules) -> Outcome. Pure: no I/O, clock or randomness."""
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
 
 from dialogs import status, steps
@@ -11,7 +10,7 @@ from dialogs.text import normalize, script_of
 
 def advance(session: Session | None, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
     """Handle one SMS; `now` is the local (Tehran) time, injected."""
-    session = copy.deepcopy(session) if session else None
+    session = session.copy() if session else None
     prefix: list[str] = []
     if session and _expired(session, now, rules):
         prefix.append(rules.catalogue.text("expired", session.language))
@@ -33,7 +32,7 @@ def resume(session: Session | None, query: Query, answer: Meter | list[RequestSt
            rules: Rules) -> Outcome:
     """Continue after the caller answered the outcome's query: a Meter (or None) for a bill lookup,
     the phone's [RequestStatus] for a status lookup."""
-    session = copy.deepcopy(session) if session else None
+    session = session.copy() if session else None
     if isinstance(query, BillLookup):
         meter = answer if isinstance(answer, Meter) else None
         return _touch(steps.bill_found(session, meter, rules), now)

@@ -104,6 +104,12 @@ class Session:
     register_index: int = 0
     pending: Pending | None = None
 
+    def copy(self) -> Session:
+        """A copy to change freely: the mutable parts are copied, the frozen ones (meter, pending) shared."""
+        a = self.answers
+        answers = dataclasses.replace(a, readings=dict(a.readings), wraps=list(a.wraps))
+        return dataclasses.replace(self, answers=answers, media=list(self.media))
+
     @property
     def register(self) -> Register:
         """The register the dialog is asking for now."""
