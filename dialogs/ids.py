@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from stdnum import damm
 
 from dialogs.errors import Refused
-from dialogs.text import latin_digits
+from dialogs.text import bare_digits
 
 __all__ = [
     "BillId",
@@ -24,8 +24,6 @@ __all__ = [
     "parse_tracking_number",
 ]
 
-# Spaces, hyphens and bidi/zero-width marks that phones insert into typed numbers.
-_FILLER = re.compile(r"[\s\-\u200c\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 ELECTRICITY = 2
 SERVICE_NAMES: dict[int, str] = {
@@ -50,11 +48,6 @@ class BillId:
     service: int
 
 
-def _compact(text: str) -> str:
-    """Reduce typed input to its bare characters so separators never cause a rejection."""
-    return _FILLER.sub("", latin_digits(text))
-
-
 def _is_digits(text: str, low: int, high: int) -> bool:
     """ASCII-only length check, because str.isdigit accepts superscripts and other scripts."""
     return re.fullmatch(f"[0-9]{{{low},{high}}}", text) is not None
@@ -68,7 +61,7 @@ def _nid_check_digit(first_nine: str) -> int:
 
 def parse_national_id(text: str) -> str:
     """Validate a کد ملی and return its 10 digits, restoring leading zeros phones drop."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 8, 10):
         raise Refused("nid_format")
     digits = digits.zfill(10)
@@ -88,7 +81,7 @@ def bill_check_digit(digits: str) -> int:
 
 def parse_bill_id(text: str) -> BillId:
     """Validate any utility شناسه قبض so a typo is caught before we query the company."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 1, 64):
         raise Refused("bill_format")
     value = digits.lstrip("0")
@@ -131,7 +124,7 @@ def valid_payment_id(bill_id: str, payment_id: str) -> bool:
     """True only if both check digits match; garbage yields False so callers need no try."""
     try:
         bill = parse_bill_id(bill_id)
-        digits = _compact(payment_id)
+        digits = bare_digits(payment_id)
     except (Refused, TypeError, AttributeError):
         return False
     if not _is_digits(digits, 6, 18):
@@ -141,7 +134,7 @@ def valid_payment_id(bill_id: str, payment_id: str) -> bool:
 
 def make_tracking_number(body: str) -> str:
     """Append a Damm digit, which catches every single typo and adjacent swap."""
-    digits = _compact(body)
+    digits = bare_digits(body)
     if not _is_digits(digits, 11, 11):
         raise ValueError("tracking number body must be exactly 11 digits")
     return digits + damm.calc_check_digit(digits)
@@ -149,7 +142,7 @@ def make_tracking_number(body: str) -> str:
 
 def parse_tracking_number(text: str) -> str:
     """Validate a tracking number a subscriber quotes back to us, before any lookup."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 10, 12):
         raise Refused("tracking_format")
     if not damm.is_valid(digits):

@@ -9,6 +9,7 @@ _INVISIBLE = re.compile("[\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u0
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
 _SEPARATORS = re.compile("[,\u066c\u060c' _]")
+_FILLER = re.compile(r"[\s\-\u200c\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069]+")  # what phones put in IDs
 
 
 def latin_digits(text: str) -> str:
@@ -31,6 +32,11 @@ def keyword_form(text: str) -> str:
 def compact_number(text: str) -> str:
     """Drop thousands separators and spaces a subscriber may type inside a number."""
     return _SEPARATORS.sub("", normalize(text))
+
+
+def bare_digits(text: str) -> str:
+    """An identifier as typed, without the spaces, hyphens and bidi/zero-width marks phones insert."""
+    return _FILLER.sub("", latin_digits(text))
 
 
 def script_of(text: str) -> str | None:
