@@ -61,7 +61,7 @@ def process_request(dialog_id: str) -> str:
     """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
     services = runtime.from_environment()
     with services.db() as db:
-        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
+        row: Request | None = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
         if row is None:
             return "missing"
         if row.status != "received":       # decided already: make sure its outcome SMS went out
@@ -105,7 +105,7 @@ def _decide(services: runtime.Services, tracking: str, request: ConfirmedRequest
 def record(services: runtime.Services, dialog_id: str, attachments: list[dict[str, Any]], decision: Decision) -> str:
     """One status change and one outcome SMS, under a row lock, however many times the job runs."""
     with services.db.begin() as db:
-        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id).with_for_update())
+        row: Request = db.scalar(select(Request).where(Request.dialog_id == dialog_id).with_for_update())
         if row.status != "received":
             return row.status
         row.attachments, row.consumption = attachments, decision.consumption
