@@ -13,16 +13,17 @@ import yaml
 
 from adapters import clock, tariff
 from adapters.http import JsonClient, OutsideSystemError
+from dialogs.meters import days_since, use_per_register
 from dialogs.model import REGISTER_ORDER, Meter, Register
+from dialogs.request import BILLED, SUBMITTED, ConfirmedRequest, field_names
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
 
 DEMO_DATA = Path(__file__).parent / "data" / "demo_subscribers.yaml"
 STATUSES = ("bill_issued", "under_review")
-REQUEST_KEYS = ("tracking_number", "bill_id", "national_id", "mobile", "readings", "reading_date",
-                "description", "receipt_reference", "attachments", "wraps")
-BILLED_KEYS = ("bill_id", "national_id", "readings", "reading_date", "wraps")   # a replay must repeat these
+REQUEST_KEYS = ("tracking_number", *field_names(SUBMITTED))   # the OutOfCycleRequest of openapi/
+BILLED_KEYS = field_names(BILLED)                             # a replay must repeat these
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,14 @@ class SubscriberSystem(Protocol):
 
     def submit(self, request: dict[str, Any]) -> Submission:
         """Hand over a confirmed request; the system bills it or flags it for review."""
+
+
+def wire_request(tracking_number: str, request: ConfirmedRequest,
+                 attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The OutOfCycleRequest body: the submitted fields of the request, its tracking number, the kept media."""
+    body = request.to_json()
+    return {"tracking_number": tracking_number, **{key: body[key] for key in field_names(SUBMITTED)},
+            "attachments": attachments}
 
 
 def meter_to_json(meter: Meter) -> dict[str, Any]:
@@ -136,8 +145,8 @@ class SandboxSubscriberSystem:
 
     def _judge(self, meter: Meter, request: dict[str, Any], reading_date: datetime.date) -> Submission:
         """Run the utility's checks, then the illustrative tariff."""
-        use = tariff.consumption(meter, request["readings"], request["wraps"])
-        days = tariff.billing_days(datetime.date.fromisoformat(meter.last_date), reading_date)
+        use = use_per_register(meter, request["readings"], request["wraps"])
+        days = days_since(meter.last_date, reading_date)
         reason = tariff.review_reason(meter, use, days, request["wraps"])
         if reason:
             return Submission("under_review", None, None, reason, use)
@@ -157,7 +166,7 @@ def check_request(meter: Meter, request: dict[str, Any]) -> datetime.date:
     if not isinstance(readings, dict) or set(readings) != names:
         raise BadRequest("readings_do_not_match_registers")
     for reg in meter.registers:
-        pattern = r"[0-9]{1,%d}" % reg.digits + (r"(\.[0-9]{1,%d})?" % reg.decimals if reg.decimals else "")
+        pattern = f"[0-9]{{1,{reg.digits}}}" + (rf"(\.[0-9]{{1,{reg.decimals}}})?" if reg.decimals else "")
         if not re.fullmatch(pattern, str(readings[reg.name])):
             raise BadRequest(f"bad_reading_{reg.name}")
     if not isinstance(wraps, list) or not set(wraps) <= names - {"demand"}:

@@ -452,13 +452,14 @@ class Bench:
             conn.close()
 
     def enqueue_jobs(self, n: int, tag: str) -> None:
+        from dialogs.model import ConfirmedRequest, FinishRequest
         from sms_gateway.handler import perform
 
         template = self.job_template
         for i in range(n):
             request = dict(template, dialog_id=f"SMbench{tag}{i:08d}{uuid.uuid4().hex[:14]}",
                            mobile=self.next_phone())
-            perform(self.services, {"type": "finish_request", "request": request})
+            perform(self.services, FinishRequest(ConfirmedRequest.from_json(request)))
 
     def worker_rate(self, n: int, tag: str) -> dict[str, float]:
         """N finish_request jobs at once: time to N tracking SMS, and to the last SMS of the whole chain."""
@@ -597,6 +598,8 @@ class Bench:
             self.notes.append(f"confirm latency: {bad} confirms not answered 'confirmed', {missing} SMS missing")
 
     def phase_redis_memory(self) -> None:
+        import dataclasses
+
         from storage.sessions import SessionStore, Stored
 
         store = SessionStore(self.r, 5400, 10)
@@ -619,7 +622,7 @@ class Bench:
             t = templates[i % len(templates)]
             phone = f"+98913{i:07d}"
             token = uuid.uuid4().hex[:16]
-            dialog = dict(t.dialog, id="SM" + uuid.uuid4().hex)
+            dialog = dataclasses.replace(t.dialog, dialog_id="SM" + uuid.uuid4().hex)
             stored = Stored(dialog, ["SM" + uuid.uuid4().hex for _ in t.seen], list(t.reply))
             store.begin(phone, token)
             store.commit(phone, token, stored)
@@ -627,7 +630,7 @@ class Bench:
             made.append(phone)
         after = self.r.info("memory")["used_memory"]
         sample = [self.r.memory_usage(f"kontor:{{{p}}}:s") or 0 for p in made[:200]]
-        steps = collections.Counter(t.dialog.get("step") for t in templates)
+        steps = collections.Counter(t.dialog.step for t in templates)
         self.fig["redis_per_dialog"] = {"sessions": n, "used_memory_delta_per_dialog": (after - before) / n,
                                         "value_bytes_mean": statistics.mean(sizes),
                                         "memory_usage_mean": statistics.mean(sample),

@@ -21,7 +21,7 @@ class Catalogue:
     services: dict[str, dict[str, str]]
 
     @classmethod
-    def from_yaml(cls, text: str) -> "Catalogue":
+    def from_yaml(cls, text: str) -> Catalogue:
         raw: dict[str, Any] = yaml.safe_load(text)
         keywords = {name: frozenset(keyword_form(w) for w in words) for name, words in raw["keywords"].items()}
         return cls(raw["messages"], keywords, raw["registers"], raw["statuses"], raw["services"])

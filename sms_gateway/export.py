@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from typing import IO, Any
 
 from dialogs.jalali import to_jalali_str
@@ -16,14 +17,18 @@ COLUMNS = ("tracking_number", "status", "status_reason", "bill_id", "national_id
            "bill_amount", "payment_id", "created_at", "updated_at")
 
 
+# Columns that are not a plain attribute of the row; every other column is read as it is.
+_DERIVED: dict[str, Callable[[Request], Any]] = {
+    "reading_date": lambda row: row.reading_date.isoformat(),
+    "reading_date_jalali": lambda row: to_jalali_str(row.reading_date),
+    "created_at": lambda row: row.created_at.isoformat() + "Z",
+    "updated_at": lambda row: row.updated_at.isoformat() + "Z",
+}
+
+
 def as_record(row: Request) -> dict[str, Any]:
-    return {"tracking_number": row.tracking_number, "status": row.status, "status_reason": row.status_reason,
-            "bill_id": row.bill_id, "national_id": row.national_id, "mobile": row.mobile, "readings": row.readings,
-            "consumption": row.consumption, "bill_amount": row.bill_amount, "payment_id": row.payment_id,
-            "reading_date": row.reading_date.isoformat(), "reading_date_jalali": to_jalali_str(row.reading_date),
-            "description": row.description, "receipt_reference": row.receipt_reference,
-            "attachments": row.attachments, "created_at": row.created_at.isoformat() + "Z",
-            "updated_at": row.updated_at.isoformat() + "Z"}
+    """One request as the export writes it, its keys in COLUMNS order (the CSV's and the JSON's)."""
+    return {column: _DERIVED[column](row) if column in _DERIVED else getattr(row, column) for column in COLUMNS}
 
 
 def export(settings: Settings, fmt: str, out: IO[str]) -> None:

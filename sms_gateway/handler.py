@@ -5,17 +5,17 @@ import dataclasses
 import functools
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import phonenumbers
 
+import dialogs
 from adapters.clock import local_date
 from adapters.http import OutsideSystemError
-
-import dialogs
 from dialogs.jalali import to_jalali_str
-from dialogs.model import Inbound, Outcome
+from dialogs.model import BillLookup, Effect, FinishRequest, Inbound, Meter, Outcome, Query, RequestStatus, StatusLookup
 from dialogs.text import normalize, script_of
 from sms_gateway import jobs, limits, optout, runtime
 from sms_gateway.logs import mask_digits
@@ -47,8 +47,8 @@ def say(services: Services, key: str, lang: str, **params: Any) -> str:
 
 def language(services: Services, stored: Stored, inbound: Inbound) -> str:
     """The subscriber's language: the dialog's, else the message's script, else the default."""
-    if stored.dialog and stored.dialog.get("lang") in ("fa", "en"):
-        return stored.dialog["lang"]
+    if stored.dialog and stored.dialog.language in ("fa", "en"):
+        return stored.dialog.language
     return script_of(normalize(inbound.text)) or services.rules.default_language
 
 
@@ -99,17 +99,16 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate,
     return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
 
 
-def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable,
+def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable[[], datetime],
              prefix: list[str]) -> list[str]:
     """Advance the dialog, answer its queries, enqueue its effects, then save and unlock."""
     outcome = dialogs.advance(stored.dialog, inbound, now(), services.rules)
-    while outcome.query is not None:
-        refusal = _inquire_refusal(services, inbound.sender, outcome.query)
+    while (query := outcome.query) is not None:
+        refusal = _inquire_refusal(services, inbound.sender, query)
         if refusal is not None:
             outcome = Outcome(outcome.session, refusal)
             break
-        answer = answer_query(services, outcome.query)
-        outcome = dialogs.resume(outcome.session, outcome.query, answer, now(), services.rules)
+        outcome = dialogs.resume(outcome.session, query, answer_query(services, query), now(), services.rules)
     replies = prefix + outcome.replies
     services.sessions.commit(inbound.sender, token, Stored(outcome.session, stored.seen + [inbound.message_id],
                                                            replies),
@@ -117,46 +116,47 @@ def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, n
     return replies
 
 
-def _jobs(services: Services, effects: list[dict[str, Any]]) -> Callable[[Any], None] | None:
+def _jobs(services: Services, effects: list[Effect]) -> Callable[[Any], None] | None:
     """The dialog's effects as commands for the save's pipeline (None: a plain save, no pipeline)."""
     if not effects:
         return None
-    return lambda pipe: [perform(services, effect, pipe) for effect in effects]
+    def enqueue_all(pipe: Any) -> None:
+        for effect in effects:
+            perform(services, effect, pipe)
+    return enqueue_all
 
 
-def _inquire_refusal(services: Services, phone: str, query: dict[str, Any]) -> list[str] | None:
+def _inquire_refusal(services: Services, phone: str, query: Query) -> list[str] | None:
     """INQUIRE with a tracking number is limited per phone per hour; None = go ahead."""
-    if query["kind"] != "status" or not query.get("tracking"):
+    if not isinstance(query, StatusLookup) or not query.tracking:
         return None
     allowed, first = limits.inquire_allowed(services.redis, services.sessions, phone,
                                             services.settings.limits.inquire_per_hour)
     if allowed:
         return None
     log.warning("INQUIRE limit reached by %s", mask_digits(phone))
-    return [say(services, "rate_limited", query.get("lang") or services.rules.default_language)] if first else []
+    return [say(services, "rate_limited", query.language or services.rules.default_language)] if first else []
 
 
-def answer_query(services: Services, query: dict[str, Any]) -> Any:
+def answer_query(services: Services, query: Query) -> Meter | list[RequestStatus] | None:
     """The dialog asked something only the outside world knows: a bill's meter, or a phone's requests."""
-    if query["kind"] == "bill":
+    if isinstance(query, BillLookup):
         try:
-            meter = services.cis.meter(query["bill_id"])
+            return services.cis.meter(query.bill_id)
         except OutsideSystemError as exc:   # refused for good (4xx, a malformed meter): ask again, don't loop
-            log.error("subscriber system refused bill %s: %s", mask_digits(query["bill_id"]), exc)
+            log.error("subscriber system refused bill %s: %s", mask_digits(query.bill_id), exc)
             return None
-        return meter.to_session() if meter else None
     with services.db() as db:
-        rows = repository.requests_of_phone(db, query["phone"], query["tracking"])
-        return [{"tracking_number": r.tracking_number, "status": r.status,
-                 "updated_jalali": to_jalali_str(local_date(r.updated_at)),
-                 "amount": r.bill_amount, "payment_id": r.payment_id} for r in rows]
+        rows = repository.requests_of_phone(db, query.phone, query.tracking)
+        return [RequestStatus(r.tracking_number, r.status, to_jalali_str(local_date(r.updated_at)), r.bill_amount,
+                              r.payment_id) for r in rows]
 
 
-def perform(services: Services, effect: dict[str, Any], pipeline: Any = None) -> None:
+def perform(services: Services, effect: Effect, pipeline: Any = None) -> None:
     """Enqueued in the save's own round trip, ahead of the save: the job is idempotent by dialog id,
     so a crash or a lost lock between the two loses nothing and doubles nothing."""
-    if effect["type"] != "finish_request":
-        raise ValueError(f"unknown effect {effect['type']}")
-    request = effect["request"]
-    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request, jobs.job_id("finish", request["dialog_id"]),
-                    pipeline=pipeline)
+    if not isinstance(effect, FinishRequest):
+        raise ValueError(f"unknown effect {effect!r}")
+    request = effect.request
+    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request.to_json(),
+                    jobs.job_id("finish", request.dialog_id), pipeline=pipeline)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import redis
 
+from dialogs.model import Session
 from storage.codec import dump_session, load_session
 
 _BEGIN = """
@@ -42,7 +43,7 @@ class LockLost(Exception):
 @dataclass
 class Stored:
     """What Redis keeps per phone: the dialog session, the last message ids seen, the last replies."""
-    dialog: dict[str, Any] | None
+    dialog: Session | None
     seen: list[str]
     reply: list[str]
 

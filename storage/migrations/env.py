@@ -6,6 +6,7 @@ from storage.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+assert url, "storage.db.upgrade passes the database URL"
 
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)

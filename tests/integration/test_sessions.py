@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from redis.crc import key_slot
 
+from dialogs.model import Meter, Register, Session
 from storage.sessions import LockLost, PhoneBusy, SessionStore, Stored
 
 PHONE = "+989121234567"
 
 
+def dialog(step: str, lang: str = "fa") -> Session:
+    """An open dialog at `step` (past the bill, it knows the meter)."""
+    meter = Meter("1234567804121", "single", (Register("mid", 5, 0, "04512"),), "2026-10-27")
+    return Session("SM1", lang, step, datetime(2026, 11, 26, 10, 0), meter=meter)
+
+
 def test_save_and_load_round_trip(redis_client) -> None:
     store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
     assert store.begin(PHONE, "t1").dialog is None
-    store.commit(PHONE, "t1", Stored({"step": "nid", "lang": "fa"}, ["SM1"], ["ok"]))
+    store.commit(PHONE, "t1", Stored(dialog("nid"), ["SM1"], ["ok"]))
     loaded = store.begin(PHONE, "t2")
-    assert loaded.dialog == {"step": "nid", "lang": "fa"} and loaded.seen == ["SM1"] and loaded.reply == ["ok"]
+    assert loaded.dialog == dialog("nid") and loaded.seen == ["SM1"] and loaded.reply == ["ok"]
     store.release(PHONE, "t2")
     ttl = redis_client.ttl(f"kontor:{{{PHONE}}}:s")
     assert 100 < ttl <= 120
@@ -25,7 +33,7 @@ def test_save_and_load_round_trip(redis_client) -> None:
 def test_an_ended_dialog_is_deleted(redis_client) -> None:
     store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "t1")
-    store.commit(PHONE, "t1", Stored({"step": "bill"}, [], []))
+    store.commit(PHONE, "t1", Stored(dialog("bill"), [], []))
     store.begin(PHONE, "t2")
     store.commit(PHONE, "t2", Stored(None, [], []))
     assert redis_client.exists(f"kontor:{{{PHONE}}}:s") == 0
@@ -39,9 +47,9 @@ def test_a_second_message_waits_for_the_lock(redis_client) -> None:
     got: list[Stored] = []
     waiter = threading.Thread(target=lambda: got.append(store.begin(PHONE, "second", wait_seconds=5)))
     waiter.start()
-    store.commit(PHONE, "first", Stored({"step": "nid"}, ["SM1"], []))
+    store.commit(PHONE, "first", Stored(dialog("nid"), ["SM1"], []))
     waiter.join(5)
-    assert got and got[0].dialog == {"step": "nid"}
+    assert got and got[0].dialog == dialog("nid")
 
 
 def test_a_save_after_losing_the_lock_is_refused(redis_client) -> None:
@@ -49,10 +57,10 @@ def test_a_save_after_losing_the_lock_is_refused(redis_client) -> None:
     store.begin(PHONE, "slow")
     redis_client.delete(f"kontor:{{{PHONE}}}:lock")          # the lock expired meanwhile
     store.begin(PHONE, "fast")
-    store.commit(PHONE, "fast", Stored({"step": "date"}, [], []))
+    store.commit(PHONE, "fast", Stored(dialog("date"), [], []))
     with pytest.raises(LockLost):
-        store.commit(PHONE, "slow", Stored({"step": "bill"}, [], []))
-    assert store.peek(PHONE).dialog == {"step": "date"}
+        store.commit(PHONE, "slow", Stored(dialog("bill"), [], []))
+    assert store.peek(PHONE).dialog == dialog("date")
 
 
 def test_keys_of_one_phone_share_a_cluster_slot(redis_client) -> None:

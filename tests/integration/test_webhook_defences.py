@@ -44,7 +44,7 @@ def test_a_flood_from_one_phone_gets_one_notice_and_no_outbound(hook: Hook) -> N
     assert flood[0] == [say(hook.services, "rate_limited", "en")]
     assert all(r == [] for r in flood[1:])
     assert queued(hook) == 0                                                   # no job, so no tracking SMS
-    assert hook.services.sessions.peek(PHONE).dialog["step"] == "confirm"      # the dialog is untouched
+    assert hook.services.sessions.peek(PHONE).dialog.step == "confirm"      # the dialog is untouched
     assert hook.sms(OTHER, "READ") == [CAT.text("ask_bill", "en")]             # other phones are not limited
 
 
@@ -127,7 +127,7 @@ def test_missing_fields_get_a_sane_reply(hook: Hook, missing: str) -> None:
 def test_without_message_sid_two_dialogs_get_two_ids(hook: Hook) -> None:
     for phone in (PHONE, OTHER):
         hook.post({k: v for k, v in hook.params(phone, "READ").items() if k != "MessageSid"})
-    ids = {hook.services.sessions.peek(p).dialog["id"] for p in (PHONE, OTHER)}
+    ids = {hook.services.sessions.peek(p).dialog.dialog_id for p in (PHONE, OTHER)}
     assert len(ids) == 2 and "" not in ids
 
 
@@ -193,6 +193,6 @@ def test_a_bill_lookup_the_subscriber_system_refuses_asks_again(redis_server: st
         with running_hook(settings_for(tmp_path, redis_server, subscriber_system__url=refusing.url)) as hook:
             hook.sms(PHONE, "READ")
             assert hook.sms(PHONE, SINGLE[0]) == [CAT.text("err_bill_unknown", "en") + "\n" + CAT.text("ask_bill", "en")]
-            assert hook.services.sessions.peek(PHONE).dialog["step"] == "bill"
+            assert hook.services.sessions.peek(PHONE).dialog.step == "bill"
     finally:
         refusing.stop()

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialogs.steps import HANDLERS
+from dialogs.steps import STEP
 from dialogs.text import normalize, script_of
 from sms_gateway import optout
 from sms_gateway.runtime import catalogue
@@ -74,7 +74,7 @@ def snapshots(fuzz_hook: Hook) -> dict[tuple[str, str], bytes | None]:
         kept[("none", lang)] = None
         fuzz_hook.sms(PHONE, start)
         for step in ORDER[1:]:
-            assert fuzz_hook.services.sessions.peek(PHONE).dialog["step"] == step
+            assert fuzz_hook.services.sessions.peek(PHONE).dialog.step == step
             kept[(step, lang)] = fuzz_hook.services.redis.get(key)
             if step != "confirm":
                 fuzz_hook.sms(PHONE, PATH[step])
@@ -107,12 +107,12 @@ def still_works(hook: Hook) -> None:
     if stored.dialog is None:
         assert hook.sms(PHONE, "READ") == [CAT.text("ask_bill", "en")]
         return
-    step = stored.dialog["step"]
-    assert step in HANDLERS and stored.dialog["lang"] in ("fa", "en")
+    step = stored.dialog.step
+    assert step in STEP and stored.dialog.language in ("fa", "en")
     answer = PATH.get(step, "0")
     assert hook.sms(PHONE, answer), step
     after = hook.services.sessions.peek(PHONE).dialog
-    assert after is not None and after["step"] != step, (step, answer, after)
+    assert after is not None and after.step != step, (step, answer, after)
 
 
 def check(hook: Hook, snapshots: dict, step: str, lang: str, body: str, drop: set[str]) -> None:

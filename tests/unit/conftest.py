@@ -1,6 +1,7 @@
 """Shared helpers for the dialog unit tests: the rules, the demo meters and a `Phone` that walks a conversation."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 from datetime import datetime, timedelta
@@ -10,7 +11,20 @@ from typing import Any
 import pytest
 
 import dialogs
-from dialogs import Inbound, Media, Meter, Register, Rules
+from dialogs import (
+    BillLookup,
+    ConfirmedRequest,
+    Effect,
+    FinishRequest,
+    Inbound,
+    Media,
+    Meter,
+    Query,
+    Register,
+    RequestStatus,
+    Rules,
+    Session,
+)
 from dialogs.catalogue import Catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,19 +81,22 @@ class Phone:
         # status lookups: key = tracking number, or "*" + phone for "all my requests"
         self.statuses = statuses or {}
         self.rules = rules
-        self.session: dict[str, Any] | None = None
-        self.effects: list[dict[str, Any]] = []
-        self.queries: list[dict[str, Any]] = []
+        self.session: Session | None = None
+        self.effects: list[Effect] = []
+        self.queries: list[Query] = []
         self.last_replies: list[str] = []
         self._n = 0
 
     @property
     def step(self) -> str | None:
-        return self.session["step"] if self.session else None
+        return self.session.step if self.session else None
 
     @property
     def answers(self) -> dict[str, Any]:
-        return self.session["answers"] if self.session else {}
+        """The answers given so far (those not given left out), as a dict that is easy to compare."""
+        if self.session is None:
+            return {}
+        return {k: v for k, v in dataclasses.asdict(self.session.answers).items() if v}
 
     def wait(self, minutes: float) -> None:
         self.now += timedelta(minutes=minutes)
@@ -101,16 +118,18 @@ class Phone:
         self.last_replies = replies
         return replies
 
-    def answer(self, query: dict[str, Any]) -> Any:
-        if query["kind"] == "bill":
-            meter = self.meters.get(query["bill_id"])
-            return meter.to_session() if meter else None
-        assert query["kind"] == "status", query
-        key = query["tracking"] or "*" + query["phone"]
-        return list(self.statuses.get(key, []))
+    def answer(self, query: Query) -> Meter | list[RequestStatus] | None:
+        if isinstance(query, BillLookup):
+            return self.meters.get(query.bill_id)
+        key = query.tracking or "*" + query.phone
+        return [RequestStatus(**row) for row in self.statuses.get(key, [])]
+
+    def confirmed(self) -> list[ConfirmedRequest]:
+        return [e.request for e in self.effects if isinstance(e, FinishRequest)]
 
     def finished(self) -> list[dict[str, Any]]:
-        return [e["request"] for e in self.effects if e["type"] == "finish_request"]
+        """The confirmed requests as the finishing job receives them (ConfirmedRequest.to_json())."""
+        return [request.to_json() for request in self.confirmed()]
 
 
 @pytest.fixture(scope="session")

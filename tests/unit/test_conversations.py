@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dialogs import Media
+from dialogs import Attachment, BillLookup, ConfirmedRequest, Media, StatusLookup
 from dialogs.text import normalize
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -22,7 +23,8 @@ CARD = Media("https://media.example/MM2/card.jpg", "image/jpeg")
 # ---------------------------------------------------------------- helpers
 
 def reading_prompt(kit, bill: str, index: int, lang: str = "fa") -> str:
-    name, digits, _, last = kit.METERS[bill].to_session()["regs"][index]
+    reg = kit.METERS[bill].in_card_order().registers[index]
+    name, digits, last = reg.name, reg.digits, reg.last
     if name == "demand":
         return kit.t("ask_demand", lang, last=last)
     return kit.t("ask_reading", lang, register=kit.CAT.register(name, lang), digits=digits, last=last)
@@ -48,11 +50,10 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
     if step == "nid":
         return
     phone.send(kit.NID)
-    regs = kit.METERS[bill].to_session()["regs"]
-    for i, (name, digits, decimals, last) in enumerate(regs):
+    for i, reg in enumerate(kit.METERS[bill].in_card_order().registers):
         if step == "reading" and i == reading_index:
             return
-        phone.send(str(int(last) + 5).zfill(digits) if name != "demand" else "98.5")
+        phone.send(str(int(reg.last) + 5).zfill(reg.digits) if reg.name != "demand" else "98.5")
     if step == "date":
         return
     phone.send("1405/09/01")
@@ -70,15 +71,15 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
 def test_golden_single_rate_persian(kit):
     phone = kit.Phone()
     say(phone, "قرائت", kit.t("ask_bill"))
-    assert phone.session["step"] == "bill" and phone.session["lang"] == "fa"
+    assert phone.session.step == "bill" and phone.session.language == "fa"
     say(phone, "۱۲۳۴۵۶۷۸۰۴۱۲۱", kit.t("ask_nid"))
-    assert phone.queries == [{"kind": "bill", "bill_id": kit.SINGLE}]
+    assert phone.queries == [BillLookup(kit.SINGLE)]
     say(phone, "۰۰۱۲۳۴۵۶۷۹", reading_prompt(kit, kit.SINGLE, 0))
     say(phone, "۰۴۶۰۰", kit.t("ask_date"))
     say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
     say(phone, "کنتور در حیاط است", kit.t("ask_receipt"))
     say(phone, "۱۲۳۴۵۶۷۸", summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "04600"}, "1405/09/01"))
-    assert phone.session["step"] == "confirm"
+    assert phone.session.step == "confirm"
     say(phone, "۱", kit.t("confirmed"))
     assert phone.session is None
     [request] = phone.finished()
@@ -86,8 +87,9 @@ def test_golden_single_rate_persian(kit):
         "bill_id": kit.SINGLE, "national_id": kit.NID, "readings": {"mid": "04600"},
         "reading_date": "2026-11-22", "description": "کنتور در حیاط است", "receipt_reference": "12345678",
         "attachments": [], "mobile": phone.sender, "dialog_id": "SM0001", "language": "fa",
-        "registers": ["mid"], "confirmed_at": "2026-11-26T10:00:00",
+        "registers": ["mid"], "confirmed_at": "2026-11-26T10:00:00", "wraps": [],
     }
+    assert ConfirmedRequest.from_json(request) == phone.confirmed()[0]   # the RQ job argument reads back whole
 
 
 def test_golden_time_of_use_persian_arabic_digits(kit):
@@ -126,7 +128,7 @@ def test_golden_industrial_persian_with_demand_decimals(kit):
     for i, text in enumerate(typed):
         expected = reading_prompt(kit, kit.INDUSTRIAL, i + 1) if i + 1 < len(typed) else kit.t("ask_date")
         say(phone, text, expected)
-        assert phone.session["answers"]["readings"][names[i]] == normalize(text)
+        assert phone.session.answers.readings[names[i]] == normalize(text)
     assert reading_prompt(kit, kit.INDUSTRIAL, 5) == kit.t("ask_demand", last="120")
     say(phone, "۱۴۰۵/۰۸/۰۵", kit.t("err_date_implausible") + "\n" + kit.t("ask_date"))  # 1 day: too much use
     say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
@@ -163,7 +165,7 @@ def test_golden_second_single_rate_persian(kit):
 def test_golden_english(kit):
     phone = kit.Phone()
     say(phone, "READ", kit.t("ask_bill", "en"))
-    assert phone.session["lang"] == "en"
+    assert phone.session.language == "en"
     say(phone, "2345678904125", kit.t("ask_nid", "en"))
     say(phone, "0012345679", kit.t("ask_reading", "en", register="low-load", digits=6, last="012000"))
     say(phone, "12,500", kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
@@ -206,7 +208,7 @@ def test_any_digit_script_gives_the_same_request(kit, script):
 def test_read_keyword_any_script_and_case(kit, text, lang):
     phone = kit.Phone()
     say(phone, text, kit.t("ask_bill", lang))
-    assert phone.session["step"] == "bill" and phone.session["lang"] == lang and phone.session["answers"] == {}
+    assert phone.session.step == "bill" and phone.session.language == lang and phone.answers == {}
 
 
 @pytest.mark.parametrize("text", ["HELP", "help", "Help", "راهنما", "کمک", "كمك"])
@@ -234,7 +236,7 @@ def test_inquire_alone_asks_for_the_phones_requests(kit, text, lang):
         {"tracking_number": kit.TRACKING_2, "status": "bill_issued", "updated_jalali": "1405/09/05"},
     ]})
     replies = phone.send(text)
-    assert phone.queries == [{"kind": "status", "phone": phone.sender, "tracking": None, "lang": lang}]
+    assert phone.queries == [StatusLookup(phone.sender, None, lang)]
     lines = "\n".join([
         kit.t("status", lang, tracking=kit.TRACKING, status=kit.CAT.status("under_review", lang), date="1405/09/04"),
         kit.t("status", lang, tracking=kit.TRACKING_2, status=kit.CAT.status("bill_issued", lang), date="1405/09/05"),
@@ -246,7 +248,7 @@ def test_inquire_alone_asks_for_the_phones_requests(kit, text, lang):
 def test_inquire_alone_with_no_requests(kit):
     phone = kit.Phone()
     say(phone, "پیگیری", kit.t("no_requests"))
-    assert phone.queries[0]["tracking"] is None
+    assert phone.queries[0].tracking is None
 
 
 def test_inquire_with_tracking_number(kit):
@@ -254,7 +256,7 @@ def test_inquire_with_tracking_number(kit):
         {"tracking_number": kit.TRACKING, "status": "received", "updated_jalali": "1405/09/05"}]})
     say(phone, "پیگیری ۱۴۰۵۰۹۰۵۰۰۱۲",
         kit.t("status", tracking=kit.TRACKING, status="دریافت شد", date="1405/09/05"))
-    assert phone.queries == [{"kind": "status", "phone": phone.sender, "tracking": kit.TRACKING, "lang": "fa"}]
+    assert phone.queries == [StatusLookup(phone.sender, kit.TRACKING, "fa")]
     say(phone, "INQUIRE " + kit.TRACKING_2, kit.t("not_found", "en"))
 
 
@@ -274,7 +276,7 @@ def test_inquire_with_malformed_tracking_number(kit, text, key, lang):
 def test_inquire_mid_dialog_keeps_the_dialog(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "date")
-    before = copy.deepcopy(phone.session["answers"])
+    before = copy.deepcopy(phone.answers)
     say(phone, "پیگیری", kit.t("no_requests"))
     assert phone.step == "date" and phone.answers == before
 
@@ -288,7 +290,7 @@ STEPS = [("bill", 0), ("nid", 0), ("reading", 0), ("reading", 5), ("date", 0), (
 def _expected_help(kit, phone, lang="fa"):
     step = phone.step
     if step == "reading":
-        name = phone.session["meter"]["regs"][phone.session["ri"]][0]
+        name = phone.session.register.name
         return kit.t("help_reading", lang, register=kit.CAT.register(name, lang))
     return kit.t(f"help_{step}", lang)
 
@@ -303,7 +305,7 @@ def test_help_at_each_step_repeats_the_prompt(kit, step, index, lang):
     before = copy.deepcopy(phone.session)
     replies = phone.send("HELP" if lang == "en" else "راهنما")
     assert replies == [_expected_help(kit, phone, lang), prompt]
-    assert {k: v for k, v in phone.session.items() if k != "at"} == {k: v for k, v in before.items() if k != "at"}
+    assert dataclasses.replace(phone.session, last_active=before.last_active) == before
 
 
 @pytest.mark.parametrize("step, index", STEPS)
@@ -321,7 +323,7 @@ def test_language_switch_mid_dialog(kit):
     walk_to(kit, phone, "reading", kit.TOU, reading_index=1)
     say(phone, "EN", kit.t("language_set", "en"),
         kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
-    assert phone.session["lang"] == "en" and phone.answers["readings"] == {"low": "012005"}
+    assert phone.session.language == "en" and phone.answers["readings"] == {"low": "012005"}
     say(phone, "23900", kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
     say(phone, "bad", kit.t("err_digits", "en") + "\n"
         + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
@@ -392,9 +394,9 @@ def test_wrong_answer_gets_error_and_same_question(kit, step, bill, index, text,
     replies = phone.send(text)
     assert replies == [kit.t(key, **params) + "\n" + prompt]
     after = phone.session
-    assert after["step"] == step and after.get("ri") == before.get("ri")
-    assert after["answers"] == before["answers"]
-    assert after.get("meter") == before.get("meter")
+    assert after.step == step and after.register_index == before.register_index
+    assert after.answers == before.answers
+    assert after.meter == before.meter
     assert phone.finished() == []
 
 
@@ -432,8 +434,8 @@ def test_two_at_confirm_starts_over(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "confirm", kit.TOU)
     say(phone, "۲", kit.t("restart") + " " + kit.t("ask_bill"))
-    assert phone.step == "bill" and phone.answers == {} and phone.session["media"] == []
-    assert "meter" not in phone.session
+    assert phone.step == "bill" and phone.answers == {} and phone.session.media == []
+    assert phone.session.meter is None
     restart_id = f"SM{phone._n:04d}"
     for text in [kit.SINGLE, kit.NID_2, "04700", "0", "0", "0"]:
         phone.send(text)
@@ -473,7 +475,7 @@ def test_media_with_an_answer_is_kept_and_the_answer_used(kit):
     walk_to(kit, phone, "reading")
     say(phone, "04600", kit.t("ask_date"), media=(CARD,))
     assert phone.answers["readings"] == {"mid": "04600"}
-    assert phone.session["media"] == [{"url": CARD.url, "content_type": "image/jpeg", "step": "reading"}]
+    assert phone.session.media == [Attachment(CARD.url, "image/jpeg", "reading")]
 
 
 def test_mms_photo_without_text_at_receipt_counts_as_receipt(kit):
@@ -482,7 +484,7 @@ def test_mms_photo_without_text_at_receipt_counts_as_receipt(kit):
     replies = phone.send("", (PHOTO,))
     assert phone.step == "confirm"
     assert replies == [summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "04517"}, "1405/09/01")]
-    assert phone.answers["receipt_reference"] == ""
+    assert phone.session.answers.receipt_reference == ""
     phone.send("1")
     [request] = phone.finished()
     assert request["attachments"] == [{"url": PHOTO.url, "content_type": "image/jpeg", "step": "receipt"}]
@@ -534,7 +536,7 @@ def test_thirty_minutes_is_not_yet_expired(kit):
     say(phone, "04600", kit.t("ask_date"))
     phone.wait(29)
     say(phone, "0", kit.t("ask_desc"))  # each message restarts the idle clock
-    assert phone.session["at"] == (kit.START + timedelta(minutes=59)).isoformat()
+    assert phone.session.last_active == kit.START + timedelta(minutes=59)
 
 
 @pytest.mark.parametrize("text, lang", [
@@ -590,7 +592,7 @@ PROPERTY_STEPS = [("bill", None, 0), ("nid", None, 0), ("reading", "234567890412
 
 
 def _position(session) -> tuple[int, int]:
-    return ORDER.index(session["step"]), session.get("ri", 0)
+    return ORDER.index(session.step), session.register_index
 
 
 NASTY = st.one_of(
@@ -612,28 +614,29 @@ def test_any_text_at_any_step_is_safe(kit, step, bill, index, text, with_media):
     assert phone.step == step
     keyword = kit.CAT.match_keyword(normalize(text))
     assume(keyword is None)
-    before = copy.deepcopy(phone.session)
+    before = phone.answers
+    position = _position(phone.session)
     replies = phone.send(text, (PHOTO,) if with_media else ())
     assert replies and all(isinstance(r, str) and r for r in replies)
-    after = phone.session
-    if after is None:
+    if phone.session is None:
         assert step == "confirm" and normalize(text) == "1"
         assert len(phone.finished()) == 1
         return
     assert phone.finished() == []
+    after = phone.answers
     if step == "confirm" and normalize(text) == "2":
-        assert after["step"] == "bill" and after["answers"] == {}
+        assert phone.step == "bill" and after == {}
         return
-    if _position(after) == _position(before):
-        assert after["answers"] == before["answers"]
+    if _position(phone.session) == position:
+        assert after == before
     else:
-        assert _position(after) > _position(before)
-        for key, value in before["answers"].items():
+        assert _position(phone.session) > position
+        for key, value in before.items():
             if key != "readings":
-                assert after["answers"][key] == value
-        for name, value in before["answers"].get("readings", {}).items():
-            assert after["answers"]["readings"][name] == value
-    for value in list(after["answers"].get("readings", {}).values()) + [after["answers"].get("receipt_reference", "")]:
+                assert after[key] == value
+        for name, value in before.get("readings", {}).items():
+            assert after["readings"][name] == value
+    for value in list(after.get("readings", {}).values()) + [after.get("receipt_reference", "")]:
         assert all(c in "0123456789." for c in value), value
 
 
@@ -641,8 +644,8 @@ def test_mms_photo_with_caption_at_receipt_counts_as_receipt(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "receipt")
     phone.send("رسید پرداخت", (PHOTO,))
-    assert phone.step == "confirm" and phone.answers["receipt_reference"] == ""
-    assert phone.session["media"] == [{"url": PHOTO.url, "content_type": "image/jpeg", "step": "receipt"}]
+    assert phone.step == "confirm" and phone.session.answers.receipt_reference == ""
+    assert phone.session.media == [Attachment(PHOTO.url, "image/jpeg", "receipt")]
 
 
 def test_mms_photo_with_receipt_number_keeps_both(kit):

@@ -1,15 +1,20 @@
 """Meter rules: consumption, wraps past 10^digits, the physical bound and the usual use, in both directions."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dialogs.meters import consumption, demand_too_high, judge
-from dialogs.model import Rules
+from dialogs.model import Meter, Register, Rules
 from tests.unit.conftest import RULES
 
+SINGLE = Meter("x", "single", (), multiplier=1, contract_kw=0, daily_kwh=7)    # 25 kW connection: 600 kWh a day
+INDUSTRIAL = Meter("y", "industrial", (), multiplier=40, contract_kw=150, daily_kwh=1300)  # 3,600 kWh a day
 
-SINGLE = {"mult": 1, "kw": 0, "daily": 7}          # 25 kW connection by default: 600 kWh a day at most
-INDUSTRIAL = {"mult": 40, "kw": 150, "daily": 1300}  # 3,600 kWh a day at most
+
+def reg(name: str, digits: int, decimals: int, last: str) -> Register:
+    return Register(name, digits, decimals, last)
 
 
 @pytest.mark.parametrize("value, last, digits, mult, wrapped, expected", [
@@ -26,20 +31,21 @@ def test_consumption(value, last, digits, mult, wrapped, expected):
 
 
 @pytest.mark.parametrize("meter, register, value, wrapped, days, kind", [
-    (SINGLE, ["mid", 5, 0, "04512"], "04620", False, 30, "ok"),          # 108 kWh in a month
-    (SINGLE, ["mid", 5, 0, "04512"], "04400", False, 30, "wrap"),        # lower: ask
-    (SINGLE, ["mid", 5, 0, "04512"], "04400", True, 30, "impossible"),   # 99,888 kWh in a month
-    (SINGLE, ["mid", 5, 0, "99990"], "00020", True, 30, "ok"),           # a real wrap: 30 kWh
-    (SINGLE, ["mid", 5, 0, "04512"], "05200", False, 30, "unusual"),     # 688 > 7 × 30 × 3
-    (SINGLE, ["mid", 5, 0, "04512"], "05100", False, 30, "ok"),          # 588 ≤ 630
-    (SINGLE, ["mid", 5, 0, "04512"], "30000", False, 30, "impossible"),  # 25,488 > 25 kW × 24 h × 30
-    (SINGLE, ["mid", 5, 0, "04512"], "05100", False, 1, "unusual"),      # 588 in one day: above 21 but ≤ 600
-    (SINGLE, ["mid", 5, 0, "04512"], "05200", False, 1, "impossible"),   # 688 > 600 in one day
-    (INDUSTRIAL, ["mid", 6, 0, "200000"], "200900", False, 30, "ok"),   # 36,000 kWh
-    ({**INDUSTRIAL, "daily": 300}, ["mid", 6, 0, "200000"], "200900", False, 30, "unusual"),  # 36,000 > 27,000
-    (INDUSTRIAL, ["mid", 6, 0, "200000"], "205000", False, 30, "impossible"),  # 200,000 > 108,000 (150 × 24 × 30)
-    (INDUSTRIAL, ["reactive", 6, 0, "080000"], "085000", False, 30, "ok"),  # kvarh: no energy bound
-    (INDUSTRIAL, ["reactive", 6, 0, "080000"], "070000", False, 30, "wrap"),
+    (SINGLE, reg("mid", 5, 0, "04512"), "04620", False, 30, "ok"),          # 108 kWh in a month
+    (SINGLE, reg("mid", 5, 0, "04512"), "04400", False, 30, "wrap"),        # lower: ask
+    (SINGLE, reg("mid", 5, 0, "04512"), "04400", True, 30, "impossible"),   # 99,888 kWh in a month
+    (SINGLE, reg("mid", 5, 0, "99990"), "00020", True, 30, "ok"),           # a real wrap: 30 kWh
+    (SINGLE, reg("mid", 5, 0, "04512"), "05200", False, 30, "unusual"),     # 688 > 7 × 30 × 3
+    (SINGLE, reg("mid", 5, 0, "04512"), "05100", False, 30, "ok"),          # 588 ≤ 630
+    (SINGLE, reg("mid", 5, 0, "04512"), "30000", False, 30, "impossible"),  # 25,488 > 25 kW × 24 h × 30
+    (SINGLE, reg("mid", 5, 0, "04512"), "05100", False, 1, "unusual"),      # 588 in one day: above 21 but ≤ 600
+    (SINGLE, reg("mid", 5, 0, "04512"), "05200", False, 1, "impossible"),   # 688 > 600 in one day
+    (INDUSTRIAL, reg("mid", 6, 0, "200000"), "200900", False, 30, "ok"),   # 36,000 kWh
+    (dataclasses.replace(INDUSTRIAL, daily_kwh=300), reg("mid", 6, 0, "200000"), "200900", False, 30,
+     "unusual"),  # 36,000 > 27,000
+    (INDUSTRIAL, reg("mid", 6, 0, "200000"), "205000", False, 30, "impossible"),  # 200,000 > 108,000
+    (INDUSTRIAL, reg("reactive", 6, 0, "080000"), "085000", False, 30, "ok"),  # kvarh: no energy bound
+    (INDUSTRIAL, reg("reactive", 6, 0, "080000"), "070000", False, 30, "wrap"),
 ])
 def test_judge(meter, register, value, wrapped, days, kind):
     assert judge(meter, register, value, wrapped, days, RULES).kind == kind
@@ -47,9 +53,9 @@ def test_judge(meter, register, value, wrapped, days, kind):
 
 def test_every_bound_comes_from_the_rules():
     strict = Rules(RULES.catalogue, usual_factor=1.0, connection_kw=1.0)
-    assert judge(SINGLE, ["mid", 5, 0, "04512"], "04620", False, 30, RULES).kind == "ok"
-    assert judge(SINGLE, ["mid", 5, 0, "04512"], "04800", False, 30, strict).kind == "unusual"  # 288 > 7 × 30
-    assert judge(SINGLE, ["mid", 5, 0, "04512"], "05300", False, 30, strict).kind == "impossible"  # > 720
+    assert judge(SINGLE, reg("mid", 5, 0, "04512"), "04620", False, 30, RULES).kind == "ok"
+    assert judge(SINGLE, reg("mid", 5, 0, "04512"), "04800", False, 30, strict).kind == "unusual"  # 288 > 7 × 30
+    assert judge(SINGLE, reg("mid", 5, 0, "04512"), "05300", False, 30, strict).kind == "impossible"  # > 720
 
 
 @pytest.mark.parametrize("value, limit", [("120", None), ("180", None), ("180.01", 180.0), ("999", 180.0)])
@@ -77,8 +83,8 @@ def test_a_wrapped_meter_is_accepted_only_when_confirmed(kit, phone):
 
 
 def test_a_real_wrap_confirmed_is_kept_with_its_flag(kit):
-    from tests.unit.test_conversations import say, walk_to
     from dialogs import Meter, Register
+    from tests.unit.test_conversations import say, walk_to
     phone = kit.Phone()
     phone.meters = {**kit.METERS, kit.SINGLE: Meter(kit.SINGLE, "single", (Register("mid", 5, 0, "99950"),),
                                                     kit.LAST_DATE, daily_kwh=7)}

@@ -9,6 +9,7 @@ import pytest
 
 from adapters import tariff
 from dialogs.ids import valid_payment_id
+from dialogs.meters import days_since, use_per_register
 from dialogs.model import Meter, Register
 from sms_gateway.settings import load
 
@@ -49,14 +50,14 @@ CASES = [  # id, meter, readings, wraps, reading date, consumption, bill (rials 
 
 
 def _use(meter: Meter, readings: dict[str, str], wraps: list[str]) -> dict[str, float]:
-    return tariff.consumption(meter, readings, wraps)
+    return use_per_register(meter, readings, wraps)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_readings_to_consumption_bill_and_reason(case: tuple) -> None:
     _, meter, readings, wraps, day, consumption, bill, reason = case
     use = _use(meter, readings, wraps)
-    days = tariff.billing_days(datetime.date.fromisoformat(LAST), day)
+    days = days_since(LAST, day)
     assert use == pytest.approx(consumption)
     assert tariff.bill_rials(meter, use, days, RATES) == bill
     assert tariff.review_reason(meter, use, days, wraps) == reason
@@ -88,7 +89,7 @@ def test_tiers_scale_with_days(kwh: float, days: int, rials: float) -> None:
 
 
 def test_billing_days_is_at_least_one() -> None:
-    assert tariff.billing_days(SAME_DAY, SAME_DAY) == 1
-    assert tariff.billing_days(SAME_DAY, DAY_30) == 30
+    assert days_since(SAME_DAY.isoformat(), SAME_DAY) == 1
+    assert days_since(SAME_DAY.isoformat(), DAY_30) == 30
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialogs.text import clean_free_text, compact_number, keyword_form, normalize, script_of
+from dialogs.text import bare_digits, clean_free_text, compact_number, keyword_form, normalize, script_of
 
 ZWNJ, RLM, RLE, PDF, LRM, ZWJ, BOM = "\u200c", "\u200f", "\u202b", "\u202c", "\u200e", "\u200d", "\ufeff"
 
@@ -76,3 +76,10 @@ def test_normalize_is_idempotent_and_total(text):
     assert script_of(text) in (None, "fa", "en")
     assert not any(c in once for c in "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩\x00\u200c\u200f\u202b")
     assert once == once.strip() and "  " not in once
+
+
+@pytest.mark.parametrize("typed, bare", [
+    ("۰۰۱۲-۳۴۵ ۶۷۹", "0012345679"), ("\u200f١٢٣\u200c٤", "1234"), ("12\u202b34\u202c", "1234"), ("12,34", "12,34"),
+])
+def test_bare_digits_drops_what_phones_insert_into_ids(typed, bare):
+    assert bare_digits(typed) == bare
