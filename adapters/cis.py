@@ -118,8 +118,7 @@ class SandboxSubscriberSystem:
         self._lock = threading.Lock()
 
     def meter(self, bill_id: str) -> Meter | None:
-        """The demo meter; its last reading was `last_reading_days_ago` days before today (Tehran), so the demo
-        behaves the same on every day it runs."""
+        """The demo meter, last read `last_reading_days_ago` days before today (Tehran): the same demo any day."""
         entry = self.subscribers.get(bill_id)
         if entry is None:
             return None

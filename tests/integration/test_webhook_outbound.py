@@ -11,8 +11,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from adapters.sms import TransientSendError
 from adapters import clock
+from adapters.sms import TransientSendError
 from sms_gateway import bootstrap, limits, outbox, runtime
 from storage import repository
 from storage.db import upgrade
