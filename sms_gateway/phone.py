@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from sms_gateway.handler import canonical_phone
+from sms_gateway.channels.numbers import canonical_phone
 from sms_gateway.settings import Settings
 from storage import repository
 from storage.db import make_engine, session_factory

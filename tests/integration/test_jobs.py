@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters import sandbox
-from adapters.sms import TransientSendError
+from adapters.senders import TransientSendError
 from sms_gateway import jobs, runtime
 from storage.models import Request
 from tests.integration.test_webhook_outbound import configure

@@ -1,4 +1,4 @@
-"""The Redis session store on a real redis-server: atomic lock/load and save/unlock, TTL, lock safety."""
+"""The phone store on a real redis-server: atomic lock/load and save/unlock, TTL, lock safety."""
 from __future__ import annotations
 
 import threading
@@ -6,13 +6,13 @@ import threading
 import pytest
 from redis.crc import key_slot
 
-from storage.sessions import LockLost, PhoneBusy, SessionStore, Stored
+from storage.phones import LockLost, PhoneBusy, PhoneStore, Stored
 
 PHONE = "+989121234567"
 
 
 def test_save_and_load_round_trip(redis_client) -> None:
-    store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     assert store.begin(PHONE, "t1").dialog is None
     store.commit(PHONE, "t1", Stored({"step": "nid", "lang": "fa"}, ["SM1"], ["ok"]))
     loaded = store.begin(PHONE, "t2")
@@ -23,7 +23,7 @@ def test_save_and_load_round_trip(redis_client) -> None:
 
 
 def test_an_ended_dialog_is_deleted(redis_client) -> None:
-    store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "t1")
     store.commit(PHONE, "t1", Stored({"step": "bill"}, [], []))
     store.begin(PHONE, "t2")
@@ -32,7 +32,7 @@ def test_an_ended_dialog_is_deleted(redis_client) -> None:
 
 
 def test_a_second_message_waits_for_the_lock(redis_client) -> None:
-    store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "first")
     with pytest.raises(PhoneBusy):
         store.begin(PHONE, "second", wait_seconds=0.2)
@@ -45,7 +45,7 @@ def test_a_second_message_waits_for_the_lock(redis_client) -> None:
 
 
 def test_a_save_after_losing_the_lock_is_refused(redis_client) -> None:
-    store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "slow")
     redis_client.delete(f"kontor:{{{PHONE}}}:lock")          # the lock expired meanwhile
     store.begin(PHONE, "fast")
@@ -56,7 +56,7 @@ def test_a_save_after_losing_the_lock_is_refused(redis_client) -> None:
 
 
 def test_keys_of_one_phone_share_a_cluster_slot(redis_client) -> None:
-    store = SessionStore(redis_client, ttl_seconds=120, lock_seconds=5)
-    slots = {key_slot(key.encode()) for key in store._keys(PHONE)}
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    slots = {key_slot(key.encode()) for key in store.keys(PHONE)}
     assert len(slots) == 1
     assert key_slot(f"kontor:{{{PHONE}}}:anything".encode()) in slots

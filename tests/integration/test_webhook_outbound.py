@@ -11,8 +11,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from adapters.sms import TransientSendError
-from sms_gateway import limits, outbox, runtime
+from adapters.senders import TransientSendError
+from sms_gateway import outbox, runtime
 from storage import repository
 from storage.db import upgrade
 from storage.models import OutboundMessage
@@ -128,7 +128,7 @@ def test_sending_is_throttled_per_sender(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_the_throttle_waits_bounded_then_gives_up(redis_client: redis.Redis) -> None:
     waits: list[float] = []
-    assert limits.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
-    with pytest.raises(limits.Throttled):
-        limits.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
-    assert limits.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0   # another sender has its own bucket
+    assert outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
+    with pytest.raises(outbox.Throttled):
+        outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
+    assert outbox.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0   # another sender has its own bucket
