@@ -29,11 +29,11 @@ def say(services: Services, key: str, lang: str, **params: Any) -> str:
 def language(services: Services, stored: Stored, inbound: Inbound) -> str:
     """The subscriber's language: the dialog's, else the message's script, else the default."""
     if stored.dialog and stored.dialog.get("lang") in ("fa", "en"):
-        return stored.dialog["lang"]
+        return str(stored.dialog["lang"])
     return script_of(normalize(inbound.text)) or services.rules.default_language
 
 
-def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> list[str]:
+def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] = tehran_now) -> list[str]:
     """Process one message exactly once per message id; the reply is repeated for a redelivery."""
     if not inbound.message_id:   # a dialog id must be unique: never let two dialogs share ""
         inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
@@ -58,7 +58,8 @@ def handle(services: Services, inbound: Inbound, now: Callable = tehran_now) -> 
         raise
 
 
-def _locked(services: Services, inbound: Inbound, token: str, gate: Gate, now: Callable) -> list[str]:
+def _locked(services: Services, inbound: Inbound, token: str, gate: Gate,
+            now: Callable[[], datetime]) -> list[str]:
     """With the phone's lock held: dedupe, STOP/START, then the dialog."""
     phone, stored = inbound.sender, gate.stored
     if inbound.message_id in stored.seen:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from redis.crc import key_slot
@@ -60,3 +61,62 @@ def test_keys_of_one_phone_share_a_cluster_slot(redis_client) -> None:
     slots = {key_slot(key.encode()) for key in store.keys(PHONE)}
     assert len(slots) == 1
     assert key_slot(f"kontor:{{{PHONE}}}:anything".encode()) in slots
+
+
+def test_every_key_of_a_phone_is_prefixed_and_in_its_slot(redis_client) -> None:
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    for key in store.keys(PHONE):
+        assert key.startswith(f"kontor:{{{PHONE}}}:")
+    assert store.global_key(1_700_000_000.5) == "kontor:rate:global:1700000000"
+
+
+def test_a_message_waiting_for_the_lock_is_counted_once(redis_client) -> None:
+    """The wait runs the same lock-and-load script, counting nothing again; it still reads the opt-out flag."""
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store.begin(PHONE, "first")
+    redis_client.set(f"kontor:{{{PHONE}}}:optout", "1")
+    gates = []
+    waiter = threading.Thread(target=lambda: gates.append(store.enter(PHONE, "second", 5, 100)))
+    waiter.start()
+    time.sleep(0.3)                                            # several tries while "first" holds the lock
+    store.commit(PHONE, "first", Stored({"step": "nid"}, ["SM1"], []))
+    waiter.join(5)
+    assert gates and gates[0].state == "open" and gates[0].stored.dialog == {"step": "nid"} and gates[0].opted_out
+    assert redis_client.get(f"kontor:{{{PHONE}}}:rate") == b"1"
+    assert redis_client.get(f"kontor:{{{PHONE}}}:lock") == b"second"
+
+
+def test_over_the_limit_the_record_is_loaded_but_not_locked(redis_client) -> None:
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    first = store.enter(PHONE, "t1", 1, 100)
+    store.commit(PHONE, "t1", Stored({"step": "nid"}, ["SM1"], []))
+    over, again = store.enter(PHONE, "t2", 1, 100), store.enter(PHONE, "t3", 1, 100)
+    assert first.state == "open" and not first.notice
+    assert over.state == "limited" and over.notice and over.stored.dialog == {"step": "nid"}
+    assert again.state == "limited" and not again.notice                  # one notice per window
+    assert not redis_client.exists(f"kontor:{{{PHONE}}}:lock")
+    assert 0 < redis_client.ttl(f"kontor:{{{PHONE}}}:rate") <= 60
+
+
+def test_stop_ends_the_dialog_and_start_lifts_the_flag(redis_client) -> None:
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    store.begin(PHONE, "t1")
+    store.commit(PHONE, "t1", Stored({"step": "nid"}, ["SM1"], []))
+    store.begin(PHONE, "t2")
+    with pytest.raises(LockLost):
+        store.stop(PHONE, "not-ours")
+    store.stop(PHONE, "t2")
+    assert store.opted_out(PHONE) and store.peek(PHONE).dialog is None
+    assert not redis_client.exists(f"kontor:{{{PHONE}}}:lock") and redis_client.ttl(f"kontor:{{{PHONE}}}:optout") == -1
+    store.start(PHONE)
+    assert not store.opted_out(PHONE)
+    store.opt_out(PHONE)                                       # over the limit: the flag alone, no lock needed
+    assert store.opted_out(PHONE)
+
+
+def test_inquire_is_counted_per_phone_per_hour(redis_client) -> None:
+    store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
+    assert [store.inquire_allowed(PHONE, 2) for _ in range(4)] == [(True, False), (True, False), (False, True),
+                                                                    (False, False)]
+    assert store.inquire_allowed("+989351234567", 2) == (True, False)
+    assert 3500 < redis_client.ttl(f"kontor:{{{PHONE}}}:inquire") <= 3600
