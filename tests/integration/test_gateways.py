@@ -2,8 +2,8 @@
 number and media access; an inbound channel is a registered blueprint with its own error answer."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -4,8 +4,8 @@ throttle of the sender number, and RQ's own keys."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from redis.crc import key_slot
