@@ -130,7 +130,11 @@ class PhoneStore:
 
     def keys(self, phone: str) -> list[str]:
         """Every key this store may keep for one phone."""
-        return [self.key(phone, name) for name in ("s", "lock", "rate", "optout", "inquire")]
+        return self._gate_keys(phone) + [self.key(phone, "inquire")]
+
+    def _gate_keys(self, phone: str) -> list[str]:
+        """KEYS of the lock-and-load script, in its order: record, lock, phone counter, opt-out flag."""
+        return [self.key(phone, name) for name in ("s", "lock", "rate", "optout")]
 
     def global_key(self, now: float) -> str:
         """All phones' counter of one second: another slot (fine on one Redis or Sentinel, what Kontor runs on)."""
@@ -138,7 +142,7 @@ class PhoneStore:
 
     def enter(self, phone: str, token: str, per_minute: int, per_second: int) -> Gate:
         """Count the message (phone and global windows), then lock and load: one script, one round trip."""
-        keys = self.keys(phone)[:4] + [self.global_key(time.time())]
+        keys = self._gate_keys(phone) + [self.global_key(time.time())]
         state, raw, opted, n, count = self._enter(keys=keys, args=[token, self.lock_ms, 1, per_minute, PHONE_WINDOW,
                                                                     GLOBAL_WINDOW + 1])
         gate = Gate("limited" if state == 2 else "open", Stored.decode(raw), bool(opted), n == per_minute + 1,
@@ -155,7 +159,7 @@ class PhoneStore:
         """The lock-and-load script again, counting nothing, until the lock is ours or the wait is over."""
         deadline, delay = time.monotonic() + wait_seconds, 0.005
         while True:
-            state, raw, opted, _, _ = self._enter(keys=self.keys(phone)[:4], args=[token, self.lock_ms, 0, 0, 0, 0])
+            state, raw, opted, _, _ = self._enter(keys=self._gate_keys(phone), args=[token, self.lock_ms, 0, 0, 0, 0])
             if state == 1:
                 return Stored.decode(raw), bool(opted)
             if time.monotonic() > deadline:
@@ -169,7 +173,7 @@ class PhoneStore:
 
         `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip.
         """
-        keys = self.keys(phone)[:2]
+        keys = [self.key(phone, "s"), self.key(phone, "lock")]
         args: list[str | int] = [token, stored.encode(), self.ttl]
         saved = self._commit(keys=keys, args=args) if before is None else self._commit_after(before, keys, args)
         if not saved:
@@ -196,7 +200,7 @@ class PhoneStore:
 
     def stop(self, phone: str, token: str) -> None:
         """STOP with the lock held: opt out, end the dialog and unlock, only while the lock is ours."""
-        if not self._stop(keys=self.keys(phone)[:2] + [self.key(phone, "optout")], args=[token]):
+        if not self._stop(keys=[self.key(phone, name) for name in ("s", "lock", "optout")], args=[token]):
             raise LockLost(phone)
 
     def opt_out(self, phone: str) -> None:
