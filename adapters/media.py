@@ -9,6 +9,8 @@ from typing import Any
 
 import requests
 
+from adapters.senders import MediaAccess
+
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
 
 
@@ -24,6 +26,11 @@ class MediaStore:
     max_bytes: int
     types: tuple[str, ...]
     timeout: float = 10.0
+
+    @classmethod
+    def for_gateway(cls, folder: Path, access: MediaAccess, max_bytes: int, types: tuple[str, ...]) -> MediaStore:
+        """Media are fetched only from the outbound gateway's own URLs, with its credentials (none: nothing is)."""
+        return cls(folder, access.prefixes if access.auth else (), access.auth, max_bytes, types)
 
     def keep(self, item: dict[str, Any]) -> dict[str, Any]:
         """The attachment with its stored file, or a status saying why it was not stored."""

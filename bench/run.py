@@ -164,6 +164,7 @@ class Bench:
         config["redis"]["url"] = self.redis_url
         config["database"]["url"] = f"sqlite:///{self.db_path}"
         config["twilio"].update(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=self.standin_url)
+        config["outbound"]["gateway"] = "twilio"
         config["worker"]["retry_intervals"] = [1, 2, 5]
         if isinstance(config.get("sandbox"), dict):
             config["sandbox"].update(host="127.0.0.1", port=self.sandbox_port, latency_ms=0, failure_rate=0.0)
@@ -600,9 +601,9 @@ class Bench:
     def phase_redis_memory(self) -> None:
         import dataclasses
 
-        from storage.sessions import SessionStore, Stored
+        from storage.phones import PhoneStore, Stored
 
-        store = SessionStore(self.r, 5400, 10)
+        store = PhoneStore(self.r, 5400, 10)
         keys = []
         for key in self.r.scan_iter(match="kontor:{*}:s", count=1000):
             keys.append(key)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from sms_gateway.settings import ConfigError, Settings, config_path, load
 
@@ -57,7 +56,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Embedded Redis, migrations, web and worker; Ctrl-C or SIGTERM stops them all."""
-    from sms_gateway import embedded_redis
+    from sms_gateway import channels, embedded_redis
     from storage.db import upgrade
 
     settings = _settings(args)
@@ -81,7 +80,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                                              start_new_session=True))
             if role == "sandbox":
                 _wait_for_sandbox(settings)
-        print(f"Kontor is up: webhook http://{settings.server.host}:{settings.server.port}/sms/twilio"
+        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}"))
+        print(f"Kontor is up: webhook {webhooks}"
               f" — try: kontor phone --from +989121234567 --config {settings.source}", flush=True)
         _wait(children)
     finally:

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-
-import phonenumbers
 
 import dialogs
 from adapters.clock import local_date
@@ -17,28 +14,13 @@ from adapters.http import OutsideSystemError
 from dialogs.jalali import to_jalali_str
 from dialogs.model import BillLookup, Effect, FinishRequest, Inbound, Meter, Outcome, Query, RequestStatus, StatusLookup
 from dialogs.text import normalize, script_of
-from sms_gateway import jobs, limits, optout, runtime
+from sms_gateway import jobs, optout, runtime
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from storage import repository
-from storage.sessions import Stored
+from storage.phones import Gate, Stored
 
 log = logging.getLogger("kontor.handler")
-
-
-MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-
-
-@functools.lru_cache(maxsize=4096)
-def canonical_phone(raw: str) -> str:
-    """E.164 for any form an Iranian gateway sends (09…, 989…, +989…); other senders kept as they are."""
-    try:
-        number = phonenumbers.parse(raw if not raw.startswith("98") else "+" + raw, "IR")
-    except phonenumbers.NumberParseException:
-        return raw.strip()
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
-        return raw.strip()
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def say(services: Services, key: str, lang: str, **params: Any) -> str:
@@ -57,12 +39,11 @@ def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | N
     if not inbound.message_id:   # a dialog id must be unique: never let two dialogs share ""
         inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
     phone, token, cfg = inbound.sender, secrets.token_hex(8), services.settings.limits
-    gate = limits.enter(services.redis, services.sessions, phone, token, cfg.per_phone_per_minute,
-                        cfg.global_per_second)
+    gate = services.sessions.enter(phone, token, cfg.per_phone_per_minute, cfg.global_per_second)
     if gate.state == "limited":
         log.warning("rate limited %s (notice: %s)", mask_digits(phone), gate.notice)
         if optout.is_stop(inbound.text):       # a STOP is honoured even from a phone over its limit
-            services.redis.set(optout.key(services.sessions, phone), "1")
+            services.sessions.opt_out(phone)
             return []
         notice = gate.notice and not gate.opted_out
         return [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
@@ -78,7 +59,8 @@ def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | N
         raise
 
 
-def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate, now: Callable) -> list[str]:
+def _locked(services: Services, inbound: Inbound, token: str, gate: Gate,
+            now: Callable[[], datetime]) -> list[str]:
     """With the phone's lock held: dedupe, STOP/START, then the dialog."""
     phone, stored = inbound.sender, gate.stored
     if inbound.message_id in stored.seen:
@@ -87,7 +69,7 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate,
         return stored.reply if stored.seen[-1] == inbound.message_id else []
     lang = language(services, stored, inbound)
     if optout.is_stop(inbound.text):
-        optout.stop(services.redis, services.sessions, phone, token)
+        services.sessions.stop(phone, token)
         log.info("%s opted out", mask_digits(phone))
         return [say(services, "opted_out", lang)]
     if not gate.opted_out:
@@ -95,7 +77,7 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: limits.Gate,
     if not optout.is_start(inbound.text):   # opted out: nothing is answered until START
         services.sessions.release(phone, token)
         return []
-    optout.start(services.redis, services.sessions, phone)
+    services.sessions.start(phone)
     return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
 
 
@@ -130,8 +112,7 @@ def _inquire_refusal(services: Services, phone: str, query: Query) -> list[str] 
     """INQUIRE with a tracking number is limited per phone per hour; None = go ahead."""
     if not isinstance(query, StatusLookup) or not query.tracking:
         return None
-    allowed, first = limits.inquire_allowed(services.redis, services.sessions, phone,
-                                            services.settings.limits.inquire_per_hour)
+    allowed, first = services.sessions.inquire_allowed(phone, services.settings.limits.inquire_per_hour)
     if allowed:
         return None
     log.warning("INQUIRE limit reached by %s", mask_digits(phone))

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import requests
 from sqlalchemy import func, select
 
-from sms_gateway.handler import canonical_phone
+from sms_gateway.channels.numbers import canonical_phone
 from sms_gateway.settings import Settings, webhook_token
 from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient
 from storage import repository

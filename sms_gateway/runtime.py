@@ -10,18 +10,18 @@ from rq import Queue, Retry
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from adapters import cis, clock, ownership, registry
+from adapters import cis, clock, ownership, registry, senders
 from adapters.cis import SubscriberSystem
 from adapters.clock import Clock
 from adapters.media import MediaStore
 from adapters.ownership import MobileOwnership
 from adapters.registry import CivilRegistry
-from adapters.sms import TWILIO_API, OutboxSender, SmsSender, TwilioSender
+from adapters.senders import Sender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
 from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
-from storage.sessions import SessionStore
+from storage.phones import PhoneStore
 
 
 @functools.cache
@@ -33,7 +33,7 @@ def catalogue() -> Catalogue:
 class Services:
     settings: Settings
     redis: redis.Redis
-    sessions: SessionStore
+    sessions: PhoneStore    # every Redis key of a phone: its dialog, lock, counters, opt-out
     queue: Queue            # finishing jobs: the tracking number, first
     followup: Queue         # identity, the bill and the outcome: after every waiting tracking number
     engine: Engine
@@ -42,7 +42,7 @@ class Services:
     registry: CivilRegistry
     ownership: MobileOwnership
     media: MediaStore
-    sms: SmsSender
+    sms: Sender             # the outbound gateway (outbound.gateway)
     rules: Rules
     clock: Clock = field(default=clock.SYSTEM)   # Tehran time and UTC for the handler and the jobs
 
@@ -53,14 +53,15 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
                                   health_check_interval=30, retry_on_timeout=True)
     ttl = settings.dialog.idle_minutes * 60 + 3600
     engine = make_engine(settings.database_url)
+    sender = senders.from_settings(settings)
     return Services(
         settings=settings, redis=client,
-        sessions=SessionStore(client, ttl, settings.dialog.lock_seconds),
+        sessions=PhoneStore(client, ttl, settings.dialog.lock_seconds),
         queue=Queue(settings.worker.queue, connection=client),
         followup=Queue(settings.worker.queue + "-followup", connection=client),
         engine=engine, db=session_factory(engine),
         cis=cis.from_settings(settings), registry=registry.from_settings(settings),
-        ownership=ownership.from_settings(settings), media=_media(settings), sms=_sender(settings),
+        ownership=ownership.from_settings(settings), media=_media(settings, sender), sms=sender,
         rules=rules_from(settings), clock=at,
     )
 
@@ -75,19 +76,10 @@ def rules_from(settings: Settings) -> Rules:
                  require_national_card=d.require_national_card)
 
 
-def _media(settings: Settings) -> MediaStore:
-    """MMS media are fetched only from the gateway's own API, with its credentials."""
-    t, d = settings.twilio, settings.documents
-    prefixes = tuple(p.rstrip("/") + "/" for p in {TWILIO_API, t.api_base_url} if p)
-    auth = (t.account_sid, t.auth_token) if settings.outbound_via_twilio else None
-    return MediaStore(settings.media_path, prefixes if auth else (), auth, d.max_bytes, tuple(d.types))
-
-
-def _sender(settings: Settings) -> SmsSender:
-    t = settings.twilio
-    if settings.outbound_via_twilio:
-        return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url)
-    return OutboxSender()
+def _media(settings: Settings, sender: Sender) -> MediaStore:
+    """MMS media are fetched only from the outbound gateway's own URLs, with its credentials."""
+    d = settings.documents
+    return MediaStore.for_gateway(settings.media_path, sender.media, d.max_bytes, tuple(d.types))
 
 
 def enqueue(services: Services, function: str, argument: object, job_id: str, queue: Queue | None = None,

@@ -116,6 +116,13 @@ class Limits:
 @dataclass(frozen=True)
 class Outbound:
     per_sender_per_second: float
+    gateway: str            # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
+
+    def __post_init__(self) -> None:
+        from adapters.senders import GATEWAYS
+
+        if self.gateway not in GATEWAYS:
+            raise ConfigError(f"outbound.gateway: must be one of {', '.join(GATEWAYS)}, got {self.gateway!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

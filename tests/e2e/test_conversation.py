@@ -9,10 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 
-import redis
 import requests
 
 from adapters import clock

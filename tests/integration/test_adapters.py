@@ -6,8 +6,9 @@ import dataclasses
 import datetime
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import jdatetime
 import pytest

@@ -3,17 +3,17 @@ against the local stand-in: an owed SMS is never dropped by a retry, and no requ
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from adapters import clock, sandbox
-from adapters.sms import TransientSendError
+from adapters.senders import TransientSendError
 from sms_gateway import bootstrap, jobs, runtime
 from storage.models import Request
-from tests.integration.test_webhook_outbound import configure
+from tests.support.hook import installed_services
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
 from tests.support.twilio_standin import TwilioStandIn
 
@@ -23,7 +23,7 @@ PHONE = "+989121234567"
 @pytest.fixture()
 def world(tmp_path: Path, redis_server: str) -> Iterator[tuple]:
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = configure(tmp_path, redis_server, twilio.url, sandbox__port=free_port(),
+    services = installed_services(tmp_path, redis_server, twilio.url, sandbox__port=free_port(),
                          outbound__per_sender_per_second=1000)
     box = sandbox.start(services.settings)
     yield services, twilio

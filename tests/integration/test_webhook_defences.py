@@ -2,11 +2,10 @@
 STOP/START, a webhook that never answers 5xx, and logs that never hold a whole identifier."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -50,10 +49,9 @@ def test_a_flood_from_one_phone_gets_one_notice_and_no_outbound(hook: Hook) -> N
 
 @pytest.mark.parametrize("hook", [{"limits__per_phone_per_minute": 2}], indirect=True)
 def test_stop_is_honoured_over_the_limit_and_an_opted_out_flood_gets_no_notice(hook: Hook) -> None:
-    from sms_gateway import optout
     hook.converse(PHONE, ["READ", "x"])                                        # at the limit
     assert hook.sms(PHONE, "STOP") == []                                       # over it, and still honoured
-    assert optout.opted_out(hook.services.redis, hook.services.sessions, PHONE)
+    assert hook.services.sessions.opted_out(PHONE)
     assert all(hook.sms(PHONE, "READ") == [] for _ in range(5))                # no notice to an opted-out phone
 
 
@@ -150,7 +148,7 @@ def test_redis_down_answers_200_with_try_again(tmp_path: Path) -> None:
 def test_a_bug_in_the_handler_is_still_a_200(hook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("bug")
-    monkeypatch.setattr("sms_gateway.twilio_hook.handle", broken)
+    monkeypatch.setattr("sms_gateway.channels.common.handle", broken)
     assert hook.sms(PHONE, "READ") == [CAT.text("try_again_later", "en")]
 
 

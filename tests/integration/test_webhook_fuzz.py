@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings

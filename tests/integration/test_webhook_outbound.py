@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
 from sqlalchemy import select
 
 from adapters import clock
-from adapters.sms import TransientSendError
-from sms_gateway import bootstrap, limits, outbox, runtime
+from adapters.senders import TransientSendError
+from sms_gateway import bootstrap, outbox, runtime
 from storage import repository
-from storage.db import upgrade
 from storage.models import OutboundMessage
-from tests.support.hook import flush, settings_for
+from tests.support.hook import installed_services
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
 from tests.support.twilio_standin import TwilioStandIn
 
@@ -31,17 +30,9 @@ def twilio() -> Iterator[TwilioStandIn]:
     standin.stop()
 
 
-def configure(tmp_path: Path, redis_url: str, twilio_url: str, **overrides: object) -> runtime.Services:
-    """The worker's services on these settings, installed as `kontor worker` installs its own."""
-    flush(redis_url)
-    settings = settings_for(tmp_path, redis_url, twilio_url, **overrides)
-    upgrade(settings.database_url)
-    return bootstrap.install(runtime.build(settings))
-
-
 @pytest.fixture()
 def services(tmp_path: Path, redis_server: str, twilio: TwilioStandIn) -> Iterator[runtime.Services]:
-    yield configure(tmp_path, redis_server, twilio.url)
+    yield installed_services(tmp_path, redis_server, twilio.url)
     bootstrap.uninstall()
 
 
@@ -83,7 +74,7 @@ def test_a_permanent_error_is_recorded_and_not_retried(services: runtime.Service
 
 
 def test_a_network_error_is_transient(tmp_path: Path, redis_server: str) -> None:
-    services = configure(tmp_path, redis_server, f"http://127.0.0.1:{free_port()}")
+    services = installed_services(tmp_path, redis_server, f"http://127.0.0.1:{free_port()}")
     message_id = owe(services)
     with pytest.raises(TransientSendError):
         outbox.deliver(message_id)
@@ -110,7 +101,7 @@ def test_concurrent_deliveries_of_one_event_send_once(services: runtime.Services
 
 def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str,
                                          twilio: TwilioStandIn) -> None:
-    services = configure(tmp_path, redis_server, twilio.url, outbound__per_sender_per_second=20)
+    services = installed_services(tmp_path, redis_server, twilio.url, outbound__per_sender_per_second=20)
     ids = [owe(services, f"tracking:SM{i}") for i in range(21)]
     started = time.monotonic()
     threads = [threading.Thread(target=outbox.deliver, args=(i,)) for i in ids]
@@ -125,7 +116,7 @@ def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str,
 
 def test_the_throttle_waits_bounded_then_gives_up(redis_client: redis.Redis) -> None:
     waits: list[float] = []
-    assert limits.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
-    with pytest.raises(limits.Throttled):
-        limits.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
-    assert limits.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0   # another sender has its own bucket
+    assert outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
+    with pytest.raises(outbox.Throttled):
+        outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
+    assert outbox.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0   # another sender has its own bucket

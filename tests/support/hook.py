@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from adapters import sandbox
-from sms_gateway import runtime
+from sms_gateway import bootstrap, runtime
 from sms_gateway.app import create_app
 from sms_gateway.runtime import Services
 from sms_gateway.settings import Settings, load, webhook_token
@@ -87,3 +87,11 @@ def flush(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.flushall()
     client.close()
+
+
+def installed_services(tmp_path: Path, redis_url: str, twilio_url: str, **overrides: object) -> Services:
+    """The worker's services on these settings, installed as `kontor worker` installs its own."""
+    flush(redis_url)
+    settings = settings_for(tmp_path, redis_url, twilio_url, **overrides)
+    upgrade(settings.database_url)
+    return bootstrap.install(runtime.build(settings))

@@ -38,6 +38,7 @@ def write_config(folder: Path, redis_url: str, database_url: str, twilio_url: st
     config["database"]["url"] = database_url
     if twilio_url is not None:
         config["twilio"].update(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio_url)
+        config["outbound"]["gateway"] = "twilio"
     config["worker"]["retry_intervals"] = [1, 1, 2]
     config["sandbox"]["port"] = free_port()
     config["limits"].update(per_phone_per_minute=1000, inquire_per_hour=1000)   # fault tests set their own
