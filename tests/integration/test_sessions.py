@@ -87,9 +87,9 @@ def test_a_message_waiting_for_the_lock_is_counted_once(redis_client) -> None:
     waiter = threading.Thread(target=lambda: gates.append(store.enter(PHONE, "second", 5, 100)))
     waiter.start()
     time.sleep(0.3)                                            # several tries while "first" holds the lock
-    store.commit(PHONE, "first", Stored({"step": "nid"}, ["SM1"], []))
+    store.commit(PHONE, "first", Stored(dialog("nid"), ["SM1"], []))
     waiter.join(5)
-    assert gates and gates[0].state == "open" and gates[0].stored.dialog == {"step": "nid"} and gates[0].opted_out
+    assert gates and gates[0].state == "open" and gates[0].stored.dialog.step == "nid" and gates[0].opted_out
     assert redis_client.get(f"kontor:{{{PHONE}}}:rate") == b"1"
     assert redis_client.get(f"kontor:{{{PHONE}}}:lock") == b"second"
 
@@ -97,10 +97,10 @@ def test_a_message_waiting_for_the_lock_is_counted_once(redis_client) -> None:
 def test_over_the_limit_the_record_is_loaded_but_not_locked(redis_client) -> None:
     store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     first = store.enter(PHONE, "t1", 1, 100)
-    store.commit(PHONE, "t1", Stored({"step": "nid"}, ["SM1"], []))
+    store.commit(PHONE, "t1", Stored(dialog("nid"), ["SM1"], []))
     over, again = store.enter(PHONE, "t2", 1, 100), store.enter(PHONE, "t3", 1, 100)
     assert first.state == "open" and not first.notice
-    assert over.state == "limited" and over.notice and over.stored.dialog == {"step": "nid"}
+    assert over.state == "limited" and over.notice and over.stored.dialog.step == "nid"
     assert again.state == "limited" and not again.notice                  # one notice per window
     assert not redis_client.exists(f"kontor:{{{PHONE}}}:lock")
     assert 0 < redis_client.ttl(f"kontor:{{{PHONE}}}:rate") <= 60
@@ -109,7 +109,7 @@ def test_over_the_limit_the_record_is_loaded_but_not_locked(redis_client) -> Non
 def test_stop_ends_the_dialog_and_start_lifts_the_flag(redis_client) -> None:
     store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "t1")
-    store.commit(PHONE, "t1", Stored({"step": "nid"}, ["SM1"], []))
+    store.commit(PHONE, "t1", Stored(dialog("nid"), ["SM1"], []))
     store.begin(PHONE, "t2")
     with pytest.raises(LockLost):
         store.stop(PHONE, "not-ours")
