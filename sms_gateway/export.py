@@ -41,9 +41,24 @@ def export(settings: Settings, fmt: str, out: IO[str]) -> None:
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
             for record in records:
-                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                                 for k, v in record.items()})
+                writer.writerow({k: csv_cell(v) for k, v in record.items()})
     engine.dispose()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe (OWASP's advice).
+
+    A subscriber writes the description, so `=HYPERLINK(…)` must never reach a spreadsheet as a live formula;
+    a mobile `+98…` stays text the same way, and identifiers keep their leading zeros as the strings they are.
+    """
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _json_array(records, out: IO[str]) -> None:  # type: ignore[no-untyped-def]
