@@ -15,10 +15,14 @@ MAX_BACKOFF_SECONDS = 5.0
 
 class OutsideSystems(Protocol):
     """The `outside_systems` settings a client needs (a Protocol, so adapters do not import sms_gateway)."""
-    timeout_seconds: float
-    retries: int
-    breaker_failures: int
-    breaker_reset_seconds: float
+    @property
+    def timeout_seconds(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def breaker_failures(self) -> int: ...
+    @property
+    def breaker_reset_seconds(self) -> float: ...
 
 
 class OutsideSystemUnavailable(Exception):

@@ -25,7 +25,7 @@ class HttpMobileOwnership(JsonClient):
         assert data is not None
         if not isinstance(data.get("match"), bool):
             raise OutsideSystemError(self.system, 200, f"malformed ownership answer {data!r}")
-        return data["match"]
+        return bool(data["match"])
 
 
 def from_settings(settings: Settings) -> HttpMobileOwnership:

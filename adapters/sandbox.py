@@ -52,7 +52,8 @@ def _error(status: int, code: str) -> Response:
 
 
 def _load(name: str) -> dict[str, Any]:
-    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    return data
 
 
 def create_sandbox_app(settings: Settings, *, rng: Callable[[], float] | None = None) -> Flask:
@@ -126,11 +127,12 @@ class RunningSandbox:
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.server_address[0]}:{self.port}"
+        return f"http://{self.server.host}:{self.port}"
 
     @property
     def faults(self) -> Faults:
-        return self.app.extensions[FAULTS]
+        faults: Faults = self.app.extensions[FAULTS]
+        return faults
 
     def stop(self) -> None:
         """Stop accepting, close the socket and wait for the serving thread."""

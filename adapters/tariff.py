@@ -21,12 +21,18 @@ DAYS_PER_MONTH = 30
 
 class Rates(Protocol):
     """The `tariff` settings (a Protocol, so adapters do not import sms_gateway)."""
-    residential_tiers: list[list[int]]
-    time_of_use: dict[str, float]
-    industrial_rial_per_kwh: float
-    demand_rial_per_kw_month: float
-    reactive_rial_per_kvarh: float
-    vat: float
+    @property
+    def residential_tiers(self) -> list[list[int]]: ...
+    @property
+    def time_of_use(self) -> dict[str, float]: ...
+    @property
+    def industrial_rial_per_kwh(self) -> float: ...
+    @property
+    def demand_rial_per_kw_month(self) -> float: ...
+    @property
+    def reactive_rial_per_kvarh(self) -> float: ...
+    @property
+    def vat(self) -> float: ...
 
 
 def tiered_rials(kwh: float, days: int, tiers: list[list[int]]) -> float:

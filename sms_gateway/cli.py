@@ -68,7 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     redis_proc = None
     if settings.embedded_redis:
         redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
-    children: list[subprocess.Popen] = []
+    children: list[subprocess.Popen[bytes]] = []
     try:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
@@ -106,7 +106,7 @@ def _wait_for_sandbox(settings: Settings) -> None:
         raise RuntimeError(f"the sandbox did not start on {settings.sandbox_url}")
 
 
-def _wait(children: list[subprocess.Popen]) -> None:
+def _wait(children: list[subprocess.Popen[bytes]]) -> None:
     stop = {"now": False}
 
     def on_signal(signum, frame):  # type: ignore[no-untyped-def]
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     install()   # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except ConfigError as exc:
         print(f"kontor: configuration error: {exc}", file=sys.stderr)
         return 2

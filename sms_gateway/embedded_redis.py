@@ -54,7 +54,7 @@ def claim(data_dir: Path) -> IO[str]:
     return handle
 
 
-def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen:
+def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen[bytes]:
     """Start redis-server with the append-only file on, listening on the unix socket only."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if _answers(socket):
@@ -79,7 +79,7 @@ def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Pop
     raise RuntimeError("redis-server did not answer in time")
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM makes redis-server flush the append-only file and exit cleanly."""
     procs.stop(proc, timeout)
 

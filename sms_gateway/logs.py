@@ -7,7 +7,7 @@ import threading
 
 _LONG_DIGITS = re.compile(r"\d{6,}")   # \d is Unicode: Persian and Arabic-Indic digits are caught too
 _installed = threading.Lock()
-_state = {"factory": None}
+_state: dict[str, object] = {"factory": None}
 
 
 def mask_digits(text: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import redis
 from rq import Queue, Retry
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import cis, clock, ownership, registry, senders
 from adapters.cis import SubscriberSystem
@@ -37,7 +37,7 @@ class Services:
     queue: Queue            # finishing jobs: the tracking number, first
     followup: Queue         # identity, the bill and the outcome: after every waiting tracking number
     engine: Engine
-    db: sessionmaker
+    db: sessionmaker[Session]
     cis: SubscriberSystem
     registry: CivilRegistry
     ownership: MobileOwnership

@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 from sms_gateway.settings import Settings
 
 
-class KontorWeb(BaseApplication):
+class KontorWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         super().__init__()
