@@ -4,6 +4,7 @@ It lives in adapters/ because the system clock is an outside system like the oth
 both import it, and dialogs/ never does (it gets `now` passed in). KONTOR_CLOCK_SHIFT_DAYS (tests only) moves the
 clock of every Kontor process that inherits it, e.g. a year ahead to prove that no test depends on its day.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ def _system_utc() -> datetime:
 @dataclass(frozen=True)
 class Clock:
     """Reads an aware UTC instant from `source`, moved by `shift`, and gives it in the forms Kontor uses."""
+
     source: Callable[[], datetime] = _system_utc
     shift: timedelta = timedelta(0)
 

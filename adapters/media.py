@@ -1,4 +1,5 @@
 """MMS media: fetched from the gateway with its credentials, checked for type and size, kept by SHA-256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,7 @@ class MediaUnavailable(Exception):
 @dataclass(frozen=True)
 class MediaStore:
     folder: Path
-    allowed_prefixes: tuple[str, ...]       # only the gateway's own URLs are fetched (no SSRF through a webhook)
+    allowed_prefixes: tuple[str, ...]  # only the gateway's own URLs are fetched (no SSRF through a webhook)
     auth: tuple[str, str] | None
     max_bytes: int
     types: tuple[str, ...]
@@ -50,12 +51,18 @@ class MediaStore:
         digest = hashlib.sha256(data).hexdigest()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / (digest + EXTENSIONS.get(kind, ""))
-        if not path.exists():                  # written whole or not at all: a crash leaves no torn file
+        if not path.exists():  # written whole or not at all: a crash leaves no torn file
             partial = path.with_suffix(path.suffix + ".partial")
             partial.write_bytes(data)
             os.replace(partial, path)
-        return {**item, "status": "stored", "content_type": kind, "sha256": digest, "bytes": len(data),
-                "file": path.name}
+        return {
+            **item,
+            "status": "stored",
+            "content_type": kind,
+            "sha256": digest,
+            "bytes": len(data),
+            "file": path.name,
+        }
 
     def _download(self, url: str) -> tuple[bytes | None, str]:
         try:

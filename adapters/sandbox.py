@@ -1,4 +1,5 @@
 """One local Flask app standing in for all three outside systems, on shipped demo data, with fault injection."""
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,7 @@ FAULTS = "kontor_sandbox_faults"
 @dataclass
 class Faults:
     """Fault injection, adjustable while the sandbox runs: added latency, share of 503 answers."""
+
     latency_ms: int
     failure_rate: float
     rng: Callable[[], float] = random.random
@@ -109,6 +111,7 @@ def _identity_routes(app: Flask, persons: dict[str, Any], owners: dict[str, str]
 
 class KeepAliveHandler(WSGIRequestHandler):
     """HTTP/1.1, so the clients' pooled connections are kept, as a real system's load balancer would."""
+
     protocol_version = "HTTP/1.1"
 
 
@@ -150,10 +153,14 @@ def start(settings: Settings, *, port: int | None = None, rng: Callable[[], floa
 def serve(settings: Settings) -> None:
     """`kontor sandbox`: serve in the foreground until Ctrl-C or SIGTERM."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(settings.sandbox.host, settings.sandbox.port, create_sandbox_app(settings), threaded=True,
-                         request_handler=KeepAliveHandler)
-    print(f"Kontor sandbox: {settings.sandbox_url}/subscriber-system, /civil-registry, /mobile-ownership",
-          flush=True)
+    server = make_server(
+        settings.sandbox.host,
+        settings.sandbox.port,
+        create_sandbox_app(settings),
+        threaded=True,
+        request_handler=KeepAliveHandler,
+    )
+    print(f"Kontor sandbox: {settings.sandbox_url}/subscriber-system, /civil-registry, /mobile-ownership", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The sandbox's illustrative out-of-cycle bill and review checks (pure): the real bill comes from the utility.
 
 Consumption and the bounds come from dialogs.meters, the same arithmetic the dialog checks readings with."""
+
 from __future__ import annotations
 
 import datetime
@@ -14,13 +15,14 @@ from dialogs.ids import make_payment_id
 from dialogs.meters import ENERGY, demand_limit, is_unusual
 from dialogs.model import Meter
 
-USUAL_FACTOR = 3.0        # the utility's own check: daily use above usual × this goes to review
-DEMAND_FACTOR = 1.2       # a demand above contract × this goes to review
+USUAL_FACTOR = 3.0  # the utility's own check: daily use above usual × this goes to review
+DEMAND_FACTOR = 1.2  # a demand above contract × this goes to review
 DAYS_PER_MONTH = 30
 
 
 class Rates(Protocol):
     """The `tariff` settings (a Protocol, so adapters do not import sms_gateway)."""
+
     @property
     def residential_tiers(self) -> list[list[int]]: ...
     @property
@@ -63,15 +65,20 @@ def industrial_rials(use: Mapping[str, float], days: int, contract_kw: float, ra
     """Energy at the industrial price by time of use, the demand charge (contract or read), reactive energy."""
     energy = sum(kwh * rates.time_of_use.get(name, 1.0) for name, kwh in use.items() if name in ENERGY)
     demand_kw = max(contract_kw, use.get("demand", 0.0))
-    return (energy * rates.industrial_rial_per_kwh
-            + demand_kw * rates.demand_rial_per_kw_month * days / DAYS_PER_MONTH
-            + use.get("reactive", 0.0) * rates.reactive_rial_per_kvarh)
+    return (
+        energy * rates.industrial_rial_per_kwh
+        + demand_kw * rates.demand_rial_per_kw_month * days / DAYS_PER_MONTH
+        + use.get("reactive", 0.0) * rates.reactive_rial_per_kvarh
+    )
 
 
 def is_demand_metered(meter: Meter) -> bool:
     """Industrial and other demand-metered meters follow the industrial tariff."""
-    return (meter.kind.startswith("industrial") or meter.contract_kw > 0
-            or any(reg.name == "demand" for reg in meter.registers))
+    return (
+        meter.kind.startswith("industrial")
+        or meter.contract_kw > 0
+        or any(reg.name == "demand" for reg in meter.registers)
+    )
 
 
 def bill_rials(meter: Meter, use: Mapping[str, float], days: int, rates: Rates) -> int:

@@ -1,4 +1,5 @@
 """The message catalogue: all subscriber-facing words live in messages.yaml, not in code."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

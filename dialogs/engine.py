@@ -1,4 +1,5 @@
 """The conversation engine: advance(session, inbound, now, rules) -> Outcome. Pure: no I/O, clock or randomness."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -28,8 +29,9 @@ def advance(session: Session | None, inbound: Inbound, now: datetime, rules: Rul
     return _touch(outcome, now)
 
 
-def resume(session: Session | None, query: Query, answer: Meter | list[RequestStatus] | None, now: datetime,
-           rules: Rules) -> Outcome:
+def resume(
+    session: Session | None, query: Query, answer: Meter | list[RequestStatus] | None, now: datetime, rules: Rules
+) -> Outcome:
     """Continue after the caller answered the outcome's query: a Meter (or None) for a bill lookup,
     the phone's [RequestStatus] for a status lookup."""
     session = session.copy() if session else None
@@ -39,8 +41,9 @@ def resume(session: Session | None, query: Query, answer: Meter | list[RequestSt
     return Outcome(session, status.status_replies(query, answer if isinstance(answer, list) else [], rules))
 
 
-def _keyword(session: Session | None, match: tuple[str, str, str], inbound: Inbound,
-             now: datetime, rules: Rules) -> Outcome:
+def _keyword(
+    session: Session | None, match: tuple[str, str, str], inbound: Inbound, now: datetime, rules: Rules
+) -> Outcome:
     name, lang, rest = match
     cat = rules.catalogue
     if name == "read":

@@ -1,4 +1,5 @@
 """The one way to say "this answer is wrong": a catalogue code, replied in the subscriber's language."""
+
 from __future__ import annotations
 
 from dialogs.catalogue import Catalogue

@@ -49,9 +49,7 @@ def _parse_date(text: str) -> datetime.date:
     return _to_date(year, month, day)
 
 
-def parse_reading_date(
-    text: str, today: datetime.date, not_before: datetime.date | None = None
-) -> datetime.date:
+def parse_reading_date(text: str, today: datetime.date, not_before: datetime.date | None = None) -> datetime.date:
     """Validate the date a meter was read; '0' means today because that is the common case."""
     d = today if latin_digits(text).strip() == "0" else _parse_date(text)
     if d > today:

@@ -1,6 +1,7 @@
 """Meter arithmetic, once: consumption from two register values, wraps past 10^digits, plausibility bounds.
 
 Used by the dialog (to ask before accepting a strange reading) and by the sandbox's tariff (to bill it)."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
@@ -15,6 +16,7 @@ ENERGY = ("low", "mid", "peak", "friday")
 @dataclass(frozen=True)
 class Verdict:
     """What a reading needs: 'ok', 'wrap' (lower than last: ask), 'unusual' (ask), or 'impossible' (reject)."""
+
     kind: str
     consumption: float = 0.0
 
@@ -23,7 +25,7 @@ def consumption(value: str, last: str, digits: int, multiplier: float, wrapped: 
     """(this − last) × multiplier; a meter that rolled over past 10^digits adds one full turn."""
     delta = float(value) - float(last or 0)
     if wrapped:
-        delta += 10 ** digits
+        delta += 10**digits
     return delta * multiplier
 
 
@@ -36,8 +38,9 @@ def register_use(meter: Meter, register: Register, value: str, wrapped: bool) ->
 
 def use_per_register(meter: Meter, readings: Mapping[str, str], wraps: Collection[str]) -> dict[str, float]:
     """Every register's use after the multiplier, rounded as the bill prints it."""
-    return {reg.name: round(register_use(meter, reg, readings[reg.name], reg.name in wraps), 3)
-            for reg in meter.registers}
+    return {
+        reg.name: round(register_use(meter, reg, readings[reg.name], reg.name in wraps), 3) for reg in meter.registers
+    }
 
 
 def days_since(last_date: str, day: date) -> int:

@@ -1,4 +1,5 @@
 """The dialog's data: what comes in, the open dialog, what it asks the world, what goes out. Plain and typed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,26 @@ from dialogs.request import Attachment, ConfirmedRequest
 
 REGISTER_ORDER = ("low", "mid", "peak", "reactive", "friday", "demand")
 
-__all__ = ["REGISTER_ORDER", "Attachment", "ConfirmedRequest", "Media", "Inbound", "Register", "Meter", "Rules",
-           "Answers", "Pending", "Session", "BillLookup", "StatusLookup", "RequestStatus", "Query",
-           "FinishRequest", "Effect", "Outcome"]
+__all__ = [
+    "REGISTER_ORDER",
+    "Attachment",
+    "ConfirmedRequest",
+    "Media",
+    "Inbound",
+    "Register",
+    "Meter",
+    "Rules",
+    "Answers",
+    "Pending",
+    "Session",
+    "BillLookup",
+    "StatusLookup",
+    "RequestStatus",
+    "Query",
+    "FinishRequest",
+    "Effect",
+    "Outcome",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,7 @@ class Media:
 @dataclass(frozen=True)
 class Inbound:
     """One SMS: who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media."""
+
     sender: str
     text: str
     message_id: str = ""
@@ -41,6 +60,7 @@ class Register:
 @dataclass(frozen=True)
 class Meter:
     """What the subscriber system says of a bill: the registers to ask for and their last readings."""
+
     bill_id: str
     kind: str
     registers: tuple[Register, ...]
@@ -58,6 +78,7 @@ class Meter:
 @dataclass(frozen=True)
 class Rules:
     """Every bound comes from configuration; the defaults here only serve tests."""
+
     catalogue: Catalogue
     idle_minutes: int = 30
     default_language: str = "fa"
@@ -73,11 +94,12 @@ class Rules:
 @dataclass
 class Answers:
     """What the subscriber has given so far; "" (or empty) means not given yet."""
+
     bill_id: str = ""
     national_id: str = ""
-    readings: dict[str, str] = field(default_factory=dict)   # register name -> value as typed, in card order
-    wraps: list[str] = field(default_factory=list)           # registers confirmed to have rolled over
-    reading_date: str = ""                                   # ISO (Gregorian)
+    readings: dict[str, str] = field(default_factory=dict)  # register name -> value as typed, in card order
+    wraps: list[str] = field(default_factory=list)  # registers confirmed to have rolled over
+    reading_date: str = ""  # ISO (Gregorian)
     description: str = ""
     receipt_reference: str = ""
 
@@ -85,8 +107,9 @@ class Answers:
 @dataclass(frozen=True)
 class Pending:
     """A reading that waits for an explicit `1`: lower than the last one (wrap) or far above the usual use."""
+
     value: str
-    reason: str          # "wrap" or "unusual"
+    reason: str  # "wrap" or "unusual"
     wrapped: bool = False
     kwh: int = 0
 
@@ -94,13 +117,14 @@ class Pending:
 @dataclass
 class Session:
     """One open dialog. `step` names a row of dialogs.flow.STEPS; `register_index` the register being read."""
+
     dialog_id: str
     language: str
     step: str
-    last_active: datetime                      # local (Tehran) time of the last message, to the second
+    last_active: datetime  # local (Tehran) time of the last message, to the second
     answers: Answers = field(default_factory=Answers)
     media: list[Attachment] = field(default_factory=list)
-    meter: Meter | None = None                 # known once the bill lookup answered
+    meter: Meter | None = None  # known once the bill lookup answered
     register_index: int = 0
     pending: Pending | None = None
 
@@ -120,12 +144,14 @@ class Session:
 @dataclass(frozen=True)
 class BillLookup:
     """Ask the subscriber system for the meter behind a bill; answered with a Meter or None."""
+
     bill_id: str
 
 
 @dataclass(frozen=True)
 class StatusLookup:
     """Ask storage for the phone's requests (one, when `tracking` is given); answered with [RequestStatus]."""
+
     phone: str
     tracking: str | None
     language: str
@@ -134,6 +160,7 @@ class StatusLookup:
 @dataclass(frozen=True)
 class RequestStatus:
     """One of the phone's requests as the status reply shows it."""
+
     tracking_number: str
     status: str
     updated_jalali: str
@@ -147,6 +174,7 @@ Query = BillLookup | StatusLookup
 @dataclass(frozen=True)
 class FinishRequest:
     """Store the confirmed request and follow it up (an RQ job, enqueued in the save's round trip)."""
+
     request: ConfirmedRequest
 
 
@@ -156,6 +184,7 @@ Effect = FinishRequest
 @dataclass
 class Outcome:
     """The new session (None = no dialog), replies to send now, effects for after the save, a query to answer."""
+
     session: Session | None
     replies: list[str] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)

@@ -1,4 +1,5 @@
 """The reading step: one register at a time in card order; a strange reading waits for an explicit `1`."""
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,7 @@ def handle(session: Session, text: str, inbound: Inbound, now: datetime, rules: 
     return _check(session, parse_reading(text, reg.name, reg.digits, reg.decimals), False, False, now, rules)
 
 
-def _check(session: Session, value: str, wrapped: bool, confirmed: bool, now: datetime,
-           rules: Rules) -> Outcome | None:
+def _check(session: Session, value: str, wrapped: bool, confirmed: bool, now: datetime, rules: Rules) -> Outcome | None:
     meter, reg = session.meter, session.register
     assert meter is not None
     if reg.name == "demand":
@@ -84,5 +84,8 @@ def plausible_on(session: Session, day: date, rules: Rules) -> bool:
     meter, answers = session.meter, session.answers
     assert meter is not None
     bound = physical_bound(meter, days_since(meter.last_date, day), rules)
-    return not any(register_use(meter, reg, answers.readings[reg.name], reg.name in answers.wraps) > bound
-                   for reg in meter.registers if reg.name in ENERGY and reg.last and reg.name in answers.readings)
+    return not any(
+        register_use(meter, reg, answers.readings[reg.name], reg.name in answers.wraps) > bound
+        for reg in meter.registers
+        if reg.name in ENERGY and reg.last and reg.name in answers.readings
+    )

@@ -1,5 +1,6 @@
 """The confirmed request: every field of the service card, written out once; storage, jobs, the subscriber
 system and the export derive their field lists from this dataclass."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,6 +15,7 @@ SUBMITTED, BILLED = "submitted", "billed"
 @dataclass(frozen=True)
 class Attachment:
     """An MMS media item sent during the dialog, with the step it arrived at."""
+
     url: str
     content_type: str
     step: str = ""
@@ -26,11 +28,12 @@ def _card(*, submitted: bool = False, billed: bool = False, **kw: Any) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class ConfirmedRequest:
     """What the subscriber confirmed with `1`; `dialog_id` makes storing it idempotent."""
+
     dialog_id: str = _card()
     bill_id: str = _card(billed=True)
     national_id: str = _card(billed=True)
     mobile: str = _card(submitted=True)
-    readings: dict[str, str] = _card(billed=True)                     # register name -> value, card order
+    readings: dict[str, str] = _card(billed=True)  # register name -> value, card order
     wraps: tuple[str, ...] = _card(billed=True, default=())
     reading_date: date = _card(billed=True)
     description: str = _card(submitted=True, default="")
@@ -38,7 +41,7 @@ class ConfirmedRequest:
     attachments: tuple[Attachment, ...] = _card(submitted=True, default=())
     language: str = _card(default="fa")
     registers: tuple[str, ...] = _card(default=())
-    confirmed_at: datetime = _card()                                  # local (Tehran) time, or with its offset
+    confirmed_at: datetime = _card()  # local (Tehran) time, or with its offset
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-safe dict (the RQ job's argument)."""

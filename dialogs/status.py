@@ -1,4 +1,5 @@
 """INQUIRE: ask for the phone's requests, then word the answer; a stranger's number reads like a missing one."""
+
 from __future__ import annotations
 
 from dialogs.errors import Refused, refusal_text
@@ -33,7 +34,9 @@ def _status_line(row: RequestStatus, lang: str, rules: Rules) -> str:
     """An issued bill shows its amount and payment ID; other statuses their name and date."""
     cat = rules.catalogue
     if row.status == "bill_issued" and row.payment_id:
-        return cat.text("status_bill", lang, tracking=row.tracking_number, amount=f"{row.amount or 0:,}",
-                        payment_id=row.payment_id)
-    return cat.text("status", lang, tracking=row.tracking_number, status=cat.status(row.status, lang),
-                    date=row.updated_jalali)
+        return cat.text(
+            "status_bill", lang, tracking=row.tracking_number, amount=f"{row.amount or 0:,}", payment_id=row.payment_id
+        )
+    return cat.text(
+        "status", lang, tracking=row.tracking_number, status=cat.status(row.status, lang), date=row.updated_jalali
+    )

@@ -1,4 +1,5 @@
 """The reading dialog: one small handler per step, and STEPS, the one table that says their order."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,11 +35,12 @@ Words = Callable[[Session, Rules], str]
 @dataclass(frozen=True)
 class Step:
     """One row of the dialog: its handler, how it asks and helps (default: the catalogue's ask_<name>, help_<name>)."""
+
     name: str
     handle: Handler
     ask: Words | None = None
     help: Words | None = None
-    media_answers: bool = False                      # an MMS without text answers this step (as "0")
+    media_answers: bool = False  # an MMS without text answers this step (as "0")
     applies: Callable[[Rules], bool] = lambda rules: True
 
 
@@ -70,7 +72,7 @@ def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: 
 
 def _next(session: Session, rules: Rules) -> Outcome:
     """Move to the next step of the table that applies under these rules, and ask its question."""
-    later = STEPS[[s.name for s in STEPS].index(session.step) + 1:]
+    later = STEPS[[s.name for s in STEPS].index(session.step) + 1 :]
     session.step = next(s.name for s in later if s.applies(rules))
     return Outcome(session, [prompt(session, rules)])
 
@@ -135,38 +137,64 @@ def _card(session: Session, text: str, inbound: Inbound, now: datetime, rules: R
 def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
     lang = session.language
     if text == "2":
-        fresh = dataclasses.replace(session, dialog_id=inbound.message_id or session.dialog_id, step=STEPS[0].name,
-                                    answers=Answers(), media=[], meter=None, register_index=0, pending=None)
+        fresh = dataclasses.replace(
+            session,
+            dialog_id=inbound.message_id or session.dialog_id,
+            step=STEPS[0].name,
+            answers=Answers(),
+            media=[],
+            meter=None,
+            register_index=0,
+            pending=None,
+        )
         return Outcome(fresh, [rules.catalogue.text("restart", lang) + " " + prompt(fresh, rules)])
     if text != "1":
         raise Refused("confirm")
-    return Outcome(None, [rules.catalogue.text("confirmed", lang)],
-                   effects=[FinishRequest(confirmed(session, inbound.sender, now))])
+    return Outcome(
+        None,
+        [rules.catalogue.text("confirmed", lang)],
+        effects=[FinishRequest(confirmed(session, inbound.sender, now))],
+    )
 
 
 def confirmed(session: Session, mobile: str, now: datetime) -> ConfirmedRequest:
     """The request the subscriber just confirmed, from the session's answers."""
     a, meter = session.answers, session.meter
     assert meter is not None
-    return ConfirmedRequest(dialog_id=session.dialog_id, bill_id=a.bill_id, national_id=a.national_id, mobile=mobile,
-                            readings=dict(a.readings), wraps=tuple(a.wraps),
-                            reading_date=date.fromisoformat(a.reading_date), description=a.description,
-                            receipt_reference=a.receipt_reference, attachments=tuple(session.media),
-                            language=session.language, registers=tuple(r.name for r in meter.registers),
-                            confirmed_at=now.replace(microsecond=0))
+    return ConfirmedRequest(
+        dialog_id=session.dialog_id,
+        bill_id=a.bill_id,
+        national_id=a.national_id,
+        mobile=mobile,
+        readings=dict(a.readings),
+        wraps=tuple(a.wraps),
+        reading_date=date.fromisoformat(a.reading_date),
+        description=a.description,
+        receipt_reference=a.receipt_reference,
+        attachments=tuple(session.media),
+        language=session.language,
+        registers=tuple(r.name for r in meter.registers),
+        confirmed_at=now.replace(microsecond=0),
+    )
 
 
 def summary(session: Session, rules: Rules) -> str:
     cat, lang, a = rules.catalogue, session.language, session.answers
     readings = "\n".join(f"{cat.register(n, lang)} {v}" for n, v in a.readings.items())
-    return cat.text("summary", lang, bill=a.bill_id, nid4=a.national_id[-4:], readings=readings,
-                    date=to_jalali_str(date.fromisoformat(a.reading_date)))
+    return cat.text(
+        "summary",
+        lang,
+        bill=a.bill_id,
+        nid4=a.national_id[-4:],
+        readings=readings,
+        date=to_jalali_str(date.fromisoformat(a.reading_date)),
+    )
 
 
 STEPS: tuple[Step, ...] = (
     Step("bill", _bill),
     Step("nid", _nid),
-    Step("reading", reading.handle, ask=reading.ask, help=reading.help_text),   # once per register, card order
+    Step("reading", reading.handle, ask=reading.ask, help=reading.help_text),  # once per register, card order
     Step("date", _date),
     Step("desc", _desc),
     Step("receipt", _receipt, media_answers=True),

@@ -1,4 +1,5 @@
 """Persian-aware normalisation: what a basic phone sends becomes one canonical form before parsing."""
+
 from __future__ import annotations
 
 import re

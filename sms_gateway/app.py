@@ -1,4 +1,5 @@
 """The Flask app factory: no configuration is read at import time."""
+
 from __future__ import annotations
 
 import logging
@@ -23,12 +24,11 @@ def create_app(services: Services) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        checks = {"redis": _check(lambda: services.redis.ping()),
-                  "database": _check(lambda: _db_ping(services))}
+        checks = {"redis": _check(lambda: services.redis.ping()), "database": _check(lambda: _db_ping(services))}
         return jsonify(checks), 200 if all(v == "ok" for v in checks.values()) else 503
 
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(InternalServerError, _unexpected)   # a channel answers its own (blueprint first)
+    app.register_error_handler(InternalServerError, _unexpected)  # a channel answers its own (blueprint first)
     return app
 
 
@@ -37,7 +37,7 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     code = exc.code or 500
     if code >= 500:
         return _unexpected_response(), code
-    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]   # keeps Allow on a 405
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # keeps Allow on a 405
     return Response(f"{code} {exc.name}\n", mimetype="text/plain", headers=headers), code
 
 

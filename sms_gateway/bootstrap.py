@@ -3,6 +3,7 @@
 `kontor worker` builds the services from its settings and installs them before taking jobs. An RQ process started
 some other way (`rq worker`) has nothing installed: the first job then builds them from KONTOR_CONFIG, once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,7 @@ from sms_gateway.runtime import Services, build
 from sms_gateway.settings import load
 
 _lock = threading.Lock()
-_installed: list[Services] = []       # at most one: the process's services
+_installed: list[Services] = []  # at most one: the process's services
 
 
 def install(services: Services) -> Services:

@@ -1,4 +1,5 @@
 """`kontor`: web, worker, up (all in one, local), phone (a terminal phone), migrate, requests export, jobs."""
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    worker.run(bootstrap.install(runtime.build(settings)), burst=args.burst)   # every job uses these services
+    worker.run(bootstrap.install(runtime.build(settings)), burst=args.burst)  # every job uses these services
     return 0
 
 
@@ -76,13 +77,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
             extra = [] if role == "sandbox" else ["--no-migrate"]
-            children.append(subprocess.Popen(base + [role, "--config", settings.source] + extra,
-                                             start_new_session=True))
+            children.append(
+                subprocess.Popen(base + [role, "--config", settings.source] + extra, start_new_session=True)
+            )
             if role == "sandbox":
                 _wait_for_sandbox(settings)
         webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}"))
-        print(f"Kontor is up: webhook {webhooks}"
-              f" — try: kontor phone --from +989121234567 --config {settings.source}", flush=True)
+        print(
+            f"Kontor is up: webhook {webhooks} — try: kontor phone --from +989121234567 --config {settings.source}",
+            flush=True,
+        )
         _wait(children)
     finally:
         for child in children:
@@ -151,8 +155,10 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    for name, func, text in (("web", cmd_web, "serve the webhook with gunicorn"),
-                             ("worker", cmd_worker, "run an RQ worker")):
+    for name, func, text in (
+        ("web", cmd_web, "serve the webhook with gunicorn"),
+        ("worker", cmd_worker, "run an RQ worker"),
+    ):
         sp = command(name, func, text)
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
         if name == "worker":
@@ -178,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from sms_gateway.logs import install
 
-    install()   # mask national IDs, bill IDs and mobiles in every log record of every command
+    install()  # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -1,4 +1,5 @@
 """`kontor requests export`: every stored request with every field of the service card, JSON or CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -12,9 +13,25 @@ from storage import repository
 from storage.db import make_engine, session_factory
 from storage.models import Request
 
-COLUMNS = ("tracking_number", "status", "status_reason", "bill_id", "national_id", "mobile", "readings",
-           "consumption", "reading_date", "reading_date_jalali", "description", "receipt_reference", "attachments",
-           "bill_amount", "payment_id", "created_at", "updated_at")
+COLUMNS = (
+    "tracking_number",
+    "status",
+    "status_reason",
+    "bill_id",
+    "national_id",
+    "mobile",
+    "readings",
+    "consumption",
+    "reading_date",
+    "reading_date_jalali",
+    "description",
+    "receipt_reference",
+    "attachments",
+    "bill_amount",
+    "payment_id",
+    "created_at",
+    "updated_at",
+)
 
 
 # Columns that are not a plain attribute of the row; every other column is read as it is.

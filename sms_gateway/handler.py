@@ -1,4 +1,5 @@
 """One inbound message, channel-neutral: lock and load the phone's dialog, advance it, enqueue, save, reply."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,21 +37,24 @@ def language(services: Services, stored: Stored, inbound: Inbound) -> str:
 
 def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | None = None) -> list[str]:
     """Process one message exactly once per message id; the reply is repeated for a redelivery."""
-    if not inbound.message_id:   # a dialog id must be unique: never let two dialogs share ""
+    if not inbound.message_id:  # a dialog id must be unique: never let two dialogs share ""
         inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
     phone, token, cfg = inbound.sender, secrets.token_hex(8), services.settings.limits
     gate = services.sessions.enter(phone, token, cfg.per_phone_per_minute, cfg.global_per_second)
     if gate.state == "limited":
         log.warning("rate limited %s (notice: %s)", mask_digits(phone), gate.notice)
-        if optout.is_stop(inbound.text):       # a STOP is honoured even from a phone over its limit
+        if optout.is_stop(inbound.text):  # a STOP is honoured even from a phone over its limit
             services.sessions.opt_out(phone)
             return []
         notice = gate.notice and not gate.opted_out
         return [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
     try:
         if gate.global_over:
-            log.warning("global inbound limit of %s/s passed; message from %s dropped", cfg.global_per_second,
-                        mask_digits(phone))
+            log.warning(
+                "global inbound limit of %s/s passed; message from %s dropped",
+                cfg.global_per_second,
+                mask_digits(phone),
+            )
             services.sessions.release(phone, token)
             return []
         return _locked(services, inbound, token, gate, now or services.clock.tehran_now)
@@ -59,8 +63,7 @@ def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | N
         raise
 
 
-def _locked(services: Services, inbound: Inbound, token: str, gate: Gate,
-            now: Callable[[], datetime]) -> list[str]:
+def _locked(services: Services, inbound: Inbound, token: str, gate: Gate, now: Callable[[], datetime]) -> list[str]:
     """With the phone's lock held: dedupe, STOP/START, then the dialog."""
     phone, stored = inbound.sender, gate.stored
     if inbound.message_id in stored.seen:
@@ -74,15 +77,16 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: Gate,
         return [say(services, "opted_out", lang)]
     if not gate.opted_out:
         return _advance(services, inbound, stored, token, now, [])
-    if not optout.is_start(inbound.text):   # opted out: nothing is answered until START
+    if not optout.is_start(inbound.text):  # opted out: nothing is answered until START
         services.sessions.release(phone, token)
         return []
     services.sessions.start(phone)
     return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
 
 
-def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable[[], datetime],
-             prefix: list[str]) -> list[str]:
+def _advance(
+    services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable[[], datetime], prefix: list[str]
+) -> list[str]:
     """Advance the dialog, answer its queries, enqueue its effects, then save and unlock."""
     outcome = dialogs.advance(stored.dialog, inbound, now(), services.rules)
     while (query := outcome.query) is not None:
@@ -92,9 +96,12 @@ def _advance(services: Services, inbound: Inbound, stored: Stored, token: str, n
             break
         outcome = dialogs.resume(outcome.session, query, answer_query(services, query), now(), services.rules)
     replies = prefix + outcome.replies
-    services.sessions.commit(inbound.sender, token, Stored(outcome.session, stored.seen + [inbound.message_id],
-                                                           replies),
-                             before=_jobs(services, outcome.effects))
+    services.sessions.commit(
+        inbound.sender,
+        token,
+        Stored(outcome.session, stored.seen + [inbound.message_id], replies),
+        before=_jobs(services, outcome.effects),
+    )
     return replies
 
 
@@ -102,9 +109,11 @@ def _jobs(services: Services, effects: list[Effect]) -> Callable[[Any], None] | 
     """The dialog's effects as commands for the save's pipeline (None: a plain save, no pipeline)."""
     if not effects:
         return None
+
     def enqueue_all(pipe: Any) -> None:
         for effect in effects:
             perform(services, effect, pipe)
+
     return enqueue_all
 
 
@@ -124,13 +133,17 @@ def answer_query(services: Services, query: Query) -> Meter | list[RequestStatus
     if isinstance(query, BillLookup):
         try:
             return services.cis.meter(query.bill_id)
-        except OutsideSystemError as exc:   # refused for good (4xx, a malformed meter): ask again, don't loop
+        except OutsideSystemError as exc:  # refused for good (4xx, a malformed meter): ask again, don't loop
             log.error("subscriber system refused bill %s: %s", mask_digits(query.bill_id), exc)
             return None
     with services.db() as db:
         rows = repository.requests_of_phone(db, query.phone, query.tracking)
-        return [RequestStatus(r.tracking_number, r.status, to_jalali_str(local_date(r.updated_at)), r.bill_amount,
-                              r.payment_id) for r in rows]
+        return [
+            RequestStatus(
+                r.tracking_number, r.status, to_jalali_str(local_date(r.updated_at)), r.bill_amount, r.payment_id
+            )
+            for r in rows
+        ]
 
 
 def perform(services: Services, effect: Effect, pipeline: Any = None) -> None:
@@ -139,5 +152,10 @@ def perform(services: Services, effect: Effect, pipeline: Any = None) -> None:
     if not isinstance(effect, FinishRequest):
         raise ValueError(f"unknown effect {effect!r}")
     request = effect.request
-    runtime.enqueue(services, "sms_gateway.jobs.finish_request", request.to_json(),
-                    jobs.job_id("finish", request.dialog_id), pipeline=pipeline)
+    runtime.enqueue(
+        services,
+        "sms_gateway.jobs.finish_request",
+        request.to_json(),
+        jobs.job_id("finish", request.dialog_id),
+        pipeline=pipeline,
+    )

@@ -1,4 +1,5 @@
 """`kontor jobs failed|retry`: jobs that used up their retries are visible and replayable (they are idempotent)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
 """RQ job entry points: importable functions of JSON-safe arguments, safe to run twice."""
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,14 @@ def finish_request(payload: dict[str, Any]) -> str:
         message = repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, text, utcnow())
         message_id, tracking, status = message.id, row.tracking_number, row.status
     log.info("request %s %s", tracking, "stored" if created else "already stored")
-    if status == "received":   # queued first: a gateway that stays down must not hold back identity and the bill
-        runtime.enqueue(services, "sms_gateway.jobs.process_request", request.dialog_id,
-                        job_id("process", request.dialog_id), queue=services.followup)
+    if status == "received":  # queued first: a gateway that stays down must not hold back identity and the bill
+        runtime.enqueue(
+            services,
+            "sms_gateway.jobs.process_request",
+            request.dialog_id,
+            job_id("process", request.dialog_id),
+            queue=services.followup,
+        )
     deliver(message_id)
     return tracking
 
@@ -65,7 +71,7 @@ def process_request(dialog_id: str) -> str:
         row: Request | None = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
         if row is None:
             return "missing"
-        if row.status != "received":       # decided already: make sure its outcome SMS went out
+        if row.status != "received":  # decided already: make sure its outcome SMS went out
             _deliver_owed(db, f"outcome:{dialog_id}")
             return row.status
         request, tracking = repository.request_of(row), row.tracking_number
@@ -80,8 +86,9 @@ def _deliver_owed(db: Any, event_key: str) -> None:
         deliver(message.id)
 
 
-def decide(services: runtime.Services, tracking: str, request: ConfirmedRequest,
-           attachments: list[dict[str, Any]]) -> Decision:
+def decide(
+    services: runtime.Services, tracking: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]
+) -> Decision:
     """Identity first, then the bill; a system that refuses the request for good sends it to a person."""
     try:
         return _decide(services, tracking, request, attachments)
@@ -90,8 +97,9 @@ def decide(services: runtime.Services, tracking: str, request: ConfirmedRequest,
         return Decision("under_review", f"{exc.system}_refused")
 
 
-def _decide(services: runtime.Services, tracking: str, request: ConfirmedRequest,
-            attachments: list[dict[str, Any]]) -> Decision:
+def _decide(
+    services: runtime.Services, tracking: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]
+) -> Decision:
     person = services.registry.person(request.national_id)
     if not person.found:
         return Decision("rejected", "person_not_found")
@@ -106,7 +114,7 @@ def _decide(services: runtime.Services, tracking: str, request: ConfirmedRequest
 def record(services: runtime.Services, dialog_id: str, attachments: list[dict[str, Any]], decision: Decision) -> str:
     """One status change and one outcome SMS, under a row lock, however many times the job runs."""
     with services.db.begin() as db:
-        row: Request = db.scalar(select(Request).where(Request.dialog_id == dialog_id).with_for_update())
+        row = db.scalars(select(Request).where(Request.dialog_id == dialog_id).with_for_update()).one()
         if row.status != "received":
             return row.status
         row.attachments, row.consumption = attachments, decision.consumption
@@ -121,9 +129,15 @@ def record(services: runtime.Services, dialog_id: str, attachments: list[dict[st
 def outcome_text(services: runtime.Services, row: Request) -> str:
     cat, lang = services.rules.catalogue, row.language
     if row.status == "bill_issued":
-        return cat.text("sms_bill_issued", lang, tracking=row.tracking_number, amount=f"{row.bill_amount:,}",
-                        payment_id=row.payment_id)
+        return cat.text(
+            "sms_bill_issued",
+            lang,
+            tracking=row.tracking_number,
+            amount=f"{row.bill_amount:,}",
+            payment_id=row.payment_id,
+        )
     if row.status == "rejected":
-        return cat.text("sms_rejected", lang, tracking=row.tracking_number,
-                        reason=cat.text(f"reason_{row.status_reason}", lang))
+        return cat.text(
+            "sms_rejected", lang, tracking=row.tracking_number, reason=cat.text(f"reason_{row.status_reason}", lang)
+        )
     return cat.text("sms_under_review", lang, tracking=row.tracking_number)

@@ -1,4 +1,5 @@
 """STOP and START, the policy: which words opt a phone out or back in (the flag itself lives in storage.phones)."""
+
 from __future__ import annotations
 
 from dialogs.text import keyword_form

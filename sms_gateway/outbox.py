@@ -5,6 +5,7 @@ PostgreSQL locks the row, SQLite takes its write lock, so two workers never both
 opt-out check happen before the claim, so no lock is held while waiting.
 The throttle is a GCRA per sender number, shared by every worker: key <prefix>:throttle:{number}.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,15 +43,21 @@ def deliver(message_id: int) -> None:
     """Send an owed SMS unless it was sent, failed for good or suppressed; transient errors raise so RQ retries."""
     services = bootstrap.services()
     with services.db() as db:
-        to = db.scalar(select(OutboundMessage.to).where(OutboundMessage.id == message_id,
-                                                        OutboundMessage.status == "pending"))
+        to = db.scalar(
+            select(OutboundMessage.to).where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
+        )
     if to is None:
         return
     if services.sessions.opted_out(to):
         _finish(services, message_id, "suppressed", "opted out (STOP)")
         return
-    throttle(services.redis, services.sms.number, services.settings.outbound.per_sender_per_second,
-             THROTTLE_WAIT_SECONDS, prefix=services.sessions.prefix)
+    throttle(
+        services.redis,
+        services.sms.number,
+        services.settings.outbound.per_sender_per_second,
+        THROTTLE_WAIT_SECONDS,
+        prefix=services.sessions.prefix,
+    )
     error = _send_claimed(services, message_id)
     if error is not None:
         raise error
@@ -59,12 +66,14 @@ def deliver(message_id: int) -> None:
 def _send_claimed(services: runtime.Services, message_id: int) -> TransientSendError | None:
     """Claim the row, send, record the outcome; a transient error is recorded, then returned to raise."""
     with services.db.begin() as db:
-        claimed = db.execute(update(OutboundMessage)
-                             .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
-                             .values(attempts=OutboundMessage.attempts + 1))
-        if claimed.rowcount != 1:
+        claimed = db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
+            .values(attempts=OutboundMessage.attempts + 1)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
             return None
-        message = db.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id).with_for_update())
+        message = db.get_one(OutboundMessage, message_id, with_for_update=True)
         message.provider = services.sms.name
         try:
             message.provider_id = services.sms.send(message.to, message.body)
@@ -82,14 +91,22 @@ def _send_claimed(services: runtime.Services, message_id: int) -> TransientSendE
 def _finish(services: runtime.Services, message_id: int, status: str, reason: str) -> None:
     """Close a pending row without sending (opted out)."""
     with services.db.begin() as db:
-        db.execute(update(OutboundMessage)
-                   .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
-                   .values(status=status, error=reason))
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
+            .values(status=status, error=reason)
+        )
     log.info("SMS %s %s: %s", message_id, status, reason)
 
 
-def throttle(client: redis.Redis, sender: str, per_second: float, max_wait: float = 5.0,
-             sleep: Callable[[float], None] = time.sleep, prefix: str = PREFIX) -> float:
+def throttle(
+    client: redis.Redis,
+    sender: str,
+    per_second: float,
+    max_wait: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    prefix: str = PREFIX,
+) -> float:
     """Take the sender number's next send slot, waiting (bounded) when it is busy; returns seconds waited."""
     if per_second <= 0:
         return 0.0

@@ -3,6 +3,7 @@
 Replies (TwiML) print at once; outbound SMS to this number (the tracking number) print as they arrive.
 A line `/mms URL [TYPE]` sends an MMS photo instead of text.
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,9 @@ def sms_of(sender: str, line: str) -> Sms:
 
 def client(settings: Settings, url: str = "") -> WebhookClient:
     """Signed as Twilio signs for this Kontor; posted to `url`, by default the webhook at server.host/port."""
-    channel = TwilioChannel(webhook_token(settings), to=settings.twilio.from_number,
-                            account_sid=settings.twilio.account_sid or "AClocal")
+    channel = TwilioChannel(
+        webhook_token(settings), to=settings.twilio.from_number, account_sid=settings.twilio.account_sid or "AClocal"
+    )
     if url:
         return WebhookClient(channel, url)
     return WebhookClient.local(channel, settings.server.port, settings.server.host)

@@ -4,6 +4,7 @@ One runner for the tests' stacks, the fault suite and `make bench`. Stopping is 
 gunicorn drains), then SIGKILL after a grace time. Children run in their own session, so a Ctrl-C of the caller
 reaches only the caller, which then stops them in the reverse order of their start.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-Child = subprocess.Popen[Any]   # bytes when it logs to a file, str when the caller reads its output
+Child = subprocess.Popen[Any]  # bytes when it logs to a file, str when the caller reads its output
 
 
 def stop(proc: Child, timeout: float = 15.0) -> None:
@@ -45,28 +46,31 @@ def kontor_argv(role: str, config: Path | str, *extra: str) -> list[str]:
 
 def http_ok(url: str) -> Callable[[], bool]:
     """A check: the URL answers 200 (a health endpoint)."""
+
     def check() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 return bool(response.status == 200)
         except (OSError, urllib.error.URLError):
             return False
+
     return check
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
     """A check: something accepts connections on this port."""
+
     def check() -> bool:
         try:
             socket.create_connection((host, port), 0.5).close()
             return True
         except OSError:
             return False
+
     return check
 
 
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1,
-               proc: Child | None = None) -> bool:
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1, proc: Child | None = None) -> bool:
     """Poll a condition, bounded; gives up early when the process it waits for has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,23 +87,29 @@ class Runner:
 
     def __init__(self, folder: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.folder, self.cwd = folder, cwd
-        self.env = None if env is None else dict(env)        # None: the caller's environment at each start
+        self.env = None if env is None else dict(env)  # None: the caller's environment at each start
         self.procs: dict[str, Child] = {}
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         return {**(os.environ if self.env is None else self.env), **(extra or {})}
 
-    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
-              pipe: bool = False) -> Child:
+    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, pipe: bool = False) -> Child:
         """Start a program; its output goes to its log, or to a text pipe the caller reads (`pipe`)."""
         if name in self.procs and self.procs[name].poll() is None:
             raise RuntimeError(f"{name} is already running")
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.log_path(name), "ab") as log:
             output = subprocess.PIPE if pipe else log
-            proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=self._env(env), cwd=self.cwd, start_new_session=True,
-                                    text=pipe)
+            proc = subprocess.Popen(
+                argv,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._env(env),
+                cwd=self.cwd,
+                start_new_session=True,
+                text=pipe,
+            )
         self.procs[name] = proc
         return proc
 
@@ -107,8 +117,15 @@ class Runner:
         """Run a program to its end (a migration), its output in its log; raise with the log when it fails."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.log_path(name), "ab") as log:
-            code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env=self._env(env), cwd=self.cwd, timeout=timeout).returncode
+            code = subprocess.run(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._env(env),
+                cwd=self.cwd,
+                timeout=timeout,
+            ).returncode
         if code != 0:
             raise RuntimeError(f"{name} exited with {code}:\n{self.log(name)}")
 

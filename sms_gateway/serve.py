@@ -1,4 +1,5 @@
 """gunicorn (sync workers) serving the Flask app, started from Python so one `kontor web` does it all."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Kontor's one typed settings object, read once from config.yaml; the only place that reads configuration."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,10 +72,11 @@ class OutsideSystems:
 @dataclass(frozen=True)
 class Sandbox:
     """The local stand-in for the outside systems; optional, like its fault-injection keys."""
+
     host: str = "127.0.0.1"
     port: int = 8090
-    latency_ms: int = 0               # fault injection: added to every answer
-    failure_rate: float = 0.0         # fault injection: share of answers that are 503
+    latency_ms: int = 0  # fault injection: added to every answer
+    failure_rate: float = 0.0  # fault injection: share of answers that are 503
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Documents:
 @dataclass(frozen=True)
 class Tariff:
     """The sandbox's illustrative tariff (the real bill comes from the real system): needed only by the sandbox."""
+
     residential_tiers: list[list[int]]
     time_of_use: dict[str, float]
     industrial_rial_per_kwh: float
@@ -116,7 +119,7 @@ class Limits:
 @dataclass(frozen=True)
 class Outbound:
     per_sender_per_second: float
-    gateway: str            # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
+    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
 
     def __post_init__(self) -> None:
         from adapters.senders import GATEWAYS
@@ -144,7 +147,7 @@ class Settings:
     tariff: Tariff | None = None
     limits: Limits
     outbound: Outbound
-    source: str = field(default="", compare=False, metadata={"internal": True})   # the file, set by load()
+    source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 
     @property
     def data_path(self) -> Path:
@@ -205,15 +208,19 @@ class _Refused:
 
 def _number(kind: type) -> typing.Callable[[object], object]:
     """int and float settings refuse bools (YAML true is not 1); a float setting takes a YAML int."""
+
     def hook(value: object) -> object:
         if isinstance(value, bool):
             return _Refused(value)
         return float(value) if kind is float and isinstance(value, int) else value
+
     return hook
 
 
-LOADER = dacite.Config(strict=True, type_hooks={int: _number(int), float: _number(float),
-                                                str: lambda value: "" if value is None else value})
+LOADER = dacite.Config(
+    strict=True,
+    type_hooks={int: _number(int), float: _number(float), str: lambda value: "" if value is None else value},
+)
 
 
 def _unknown(cls: type, raw: typing.Mapping[str, object], where: str = "") -> list[str]:
@@ -222,7 +229,7 @@ def _unknown(cls: type, raw: typing.Mapping[str, object], where: str = "") -> li
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     found: list[str] = []
     for key, value in raw.items():
-        kind = typing.get_args(hints.get(key)) or (hints.get(key),)   # a section that may be None: its class
+        kind = typing.get_args(hints.get(key)) or (hints.get(key),)  # a section that may be None: its class
         if key not in fields:
             found.append(f"{where}{key}")
         elif dataclasses.is_dataclass(kind[0]) and isinstance(value, dict):
@@ -274,7 +281,7 @@ def load(path: str | Path | None = None, environ: typing.Mapping[str, str] | Non
     if settings.dialog.default_language not in ("fa", "en"):
         raise ConfigError("dialog.default_language: must be fa or en")
     if settings.uses_sandbox and settings.tariff is None:
-        raise ConfigError("tariff: required while the sandbox stands in for an outside system (a url is \"\")")
+        raise ConfigError('tariff: required while the sandbox stands in for an outside system (a url is "")')
     return dataclasses.replace(settings, data_dir=str(data_dir), source=str(path.resolve()))
 
 
@@ -287,16 +294,16 @@ def local_secret(path: Path) -> str:
     """The secret in `path`, made once: mode 0600 from its first byte, and the first of racing writers wins."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")    # one per writer, thread or process
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")  # one per writer, thread or process
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(16))
         try:
-            os.link(tmp, path)             # never replaces: a secret another process already uses stays
+            os.link(tmp, path)  # never replaces: a secret another process already uses stays
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
-    if path.stat().st_mode & 0o077:        # written readable by an older Kontor: make it private
+    if path.stat().st_mode & 0o077:  # written readable by an older Kontor: make it private
         path.chmod(0o600)
     return path.read_text().strip()

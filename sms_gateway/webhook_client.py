@@ -4,6 +4,7 @@
 signature are written once. A channel is one small class (only Twilio exists today); the transport is HTTP here,
 or any callable that posts a form (the tests' in-process Flask client).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -24,6 +25,7 @@ def new_message_id() -> str:
 @dataclass(frozen=True)
 class Sms:
     """One message as the subscriber sends it: text, or media (URL, content type) for an MMS."""
+
     sender: str
     text: str = ""
     message_id: str = field(default_factory=new_message_id)
@@ -32,6 +34,7 @@ class Sms:
 
 class Channel(Protocol):
     """What a client needs to know of one inbound channel: where it listens, its form, its signature, its replies."""
+
     @property
     def path(self) -> str: ...
 
@@ -43,23 +46,41 @@ class Channel(Protocol):
 
 
 # Every field a real Twilio webhook carries besides the ones Kontor reads: the bench posts forms of real size.
-TWILIO_EXTRA = {"ToCountry": "US", "ToState": "CA", "ToCity": "", "ToZip": "", "FromZip": "", "FromState": "",
-                "FromCity": "", "FromCountry": "IR", "SmsStatus": "received", "MessagingServiceSid": "",
-                "NumSegments": "1", "ApiVersion": "2010-04-01"}
+TWILIO_EXTRA = {
+    "ToCountry": "US",
+    "ToState": "CA",
+    "ToCity": "",
+    "ToZip": "",
+    "FromZip": "",
+    "FromState": "",
+    "FromCity": "",
+    "FromCountry": "IR",
+    "SmsStatus": "received",
+    "MessagingServiceSid": "",
+    "NumSegments": "1",
+    "ApiVersion": "2010-04-01",
+}
 
 
 @dataclass(frozen=True)
 class TwilioChannel:
     """Twilio's Messaging webhook: a form post signed with X-Twilio-Signature, TwiML <Message> replies."""
+
     token: str
     to: str = "+15005550006"
     account_sid: str = "AClocal"
-    complete: bool = False           # add every field Twilio sends (TWILIO_EXTRA, SmsSid, SmsMessageSid)
+    complete: bool = False  # add every field Twilio sends (TWILIO_EXTRA, SmsSid, SmsMessageSid)
     path: str = "/sms/twilio"
 
     def form(self, sms: Sms) -> dict[str, str]:
-        form = {"From": sms.sender, "To": self.to, "Body": sms.text, "AccountSid": self.account_sid,
-                "MessageSid": sms.message_id, "NumMedia": str(len(sms.media))}
+        form = {
+            "From": sms.sender,
+            "To": self.to,
+            "Body": sms.text,
+            "AccountSid": self.account_sid,
+            "MessageSid": sms.message_id,
+            "NumMedia": str(len(sms.media)),
+        }
         for i, (url, kind) in enumerate(sms.media):
             form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = url, kind
         if self.complete:
@@ -81,8 +102,9 @@ class TwilioChannel:
 @dataclass
 class WebhookClient:
     """Posts signed forms to a running Kontor over HTTP (`kontor phone`, the end-to-end and fault tests)."""
+
     channel: Channel
-    url: str                           # the webhook's full URL, as the gateway is configured with it
+    url: str  # the webhook's full URL, as the gateway is configured with it
     timeout: float = 30.0
 
     @classmethod
@@ -93,8 +115,9 @@ class WebhookClient:
     def post(self, form: Mapping[str, str], signature: str | None = None, url: str | None = None) -> requests.Response:
         """One signed post of a form as it is (signed for `url` when given, so a test can post elsewhere)."""
         url = url or self.url
-        return requests.post(url, data=dict(form), headers=self.channel.headers(url, form, signature),
-                             timeout=self.timeout)
+        return requests.post(
+            url, data=dict(form), headers=self.channel.headers(url, form, signature), timeout=self.timeout
+        )
 
     def send(self, sms: Sms) -> list[str]:
         """One message; raises on an HTTP error, returns the reply messages."""

@@ -3,6 +3,7 @@
 A worker is judged alive by its own heartbeat key in Redis, refreshed every few seconds by a thread: not by its
 pid or hostname, which another container (another pid namespace, the same hostname, pid 1 again) can share.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,9 +22,9 @@ from sms_gateway.runtime import Services
 
 log = logging.getLogger("kontor.worker")
 ALIVE_PREFIX = "kontor:worker-alive:"
-BEAT_SECONDS = 3          # how often a worker says it is alive
-ALIVE_SECONDS = 10        # how long one beat counts: a worker silent this long is dead
-SWEEP_SECONDS = 5         # how often each live worker looks for orphans of dead ones
+BEAT_SECONDS = 3  # how often a worker says it is alive
+ALIVE_SECONDS = 10  # how long one beat counts: a worker silent this long is dead
+SWEEP_SECONDS = 5  # how often each live worker looks for orphans of dead ones
 
 
 def worker_name() -> str:
@@ -57,7 +58,7 @@ def recover_orphans(client: redis.Redis, queues: list[Queue], alive: Callable[[s
             if not owner or alive(owner):
                 continue
             if not client.zrem(registry.key, f"{job_id}:{execution_id}"):
-                continue          # another worker took this orphan first
+                continue  # another worker took this orphan first
             job = queue.fetch_job(job_id)
             if job is not None:
                 queue.enqueue_job(job, at_front=True)
@@ -91,7 +92,7 @@ class Heart:
                 beat(self.client, self.name)
                 if ticks % max(1, SWEEP_SECONDS // BEAT_SECONDS) == 0:
                     recover_orphans(self.client, self.queues, is_alive(self.client))
-            except redis.RedisError as exc:   # Redis away: beat again when it is back
+            except redis.RedisError as exc:  # Redis away: beat again when it is back
                 log.warning("worker heartbeat failed: %s", exc)
             ticks += 1
 

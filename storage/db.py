@@ -1,4 +1,5 @@
 """Engine and sessions for SQLite (local) or PostgreSQL (production); schema by Alembic."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """SQL tables: the confirmed requests with every field of the service card, their status history, the SMS outbox."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -15,6 +16,7 @@ class Base(DeclarativeBase):
 class Request(Base):
     """One confirmed out-of-cycle bill request: every field of dialogs.request.ConfirmedRequest, then its outcome;
     dialog_id makes the finishing job idempotent."""
+
     __tablename__ = "requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,6 +59,7 @@ class StatusChange(Base):
 
 class OutboundMessage(Base):
     """An SMS Kontor owes a subscriber; event_key is unique so one event never yields two messages."""
+
     __tablename__ = "outbound_messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ and one Lua script may touch them all):
   kontor:rate:global:{s}  the only inbound key of no phone: all messages in one second (GLOBAL_WINDOW)
 The session inside the record is opaque here: storage.codec encodes it.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,6 +86,7 @@ class LockLost(Exception):
 @dataclass
 class Stored:
     """What Redis keeps per phone: the dialog session, the last message ids seen, the last replies."""
+
     dialog: Session | None
     seen: list[str]
     reply: list[str]
@@ -99,17 +101,25 @@ class Stored:
     def encode(self) -> str:
         if self.dialog is None and not self.seen:
             return ""
-        return json.dumps({"d": None if self.dialog is None else dump_session(self.dialog),
-                           "s": self.seen[-SEEN_KEPT:], "r": self.reply}, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {
+                "d": None if self.dialog is None else dump_session(self.dialog),
+                "s": self.seen[-SEEN_KEPT:],
+                "r": self.reply,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
 @dataclass
 class Gate:
     """What the first round trip of a step learned: the loaded record, or why the message stops here."""
-    state: str                 # "open" (lock held), "limited" (over the phone's limit, not locked)
+
+    state: str  # "open" (lock held), "limited" (over the phone's limit, not locked)
     stored: Stored
     opted_out: bool
-    notice: bool               # the first message over the limit in this window gets one notice
+    notice: bool  # the first message over the limit in this window gets one notice
     global_over: bool
 
 
@@ -143,10 +153,16 @@ class PhoneStore:
     def enter(self, phone: str, token: str, per_minute: int, per_second: int) -> Gate:
         """Count the message (phone and global windows), then lock and load: one script, one round trip."""
         keys = self._gate_keys(phone) + [self.global_key(time.time())]
-        state, raw, opted, n, count = self._enter(keys=keys, args=[token, self.lock_ms, 1, per_minute, PHONE_WINDOW,
-                                                                    GLOBAL_WINDOW + 1])
-        gate = Gate("limited" if state == 2 else "open", Stored.decode(raw), bool(opted), n == per_minute + 1,
-                    count > per_second)
+        state, raw, opted, n, count = self._enter(
+            keys=keys, args=[token, self.lock_ms, 1, per_minute, PHONE_WINDOW, GLOBAL_WINDOW + 1]
+        )
+        gate = Gate(
+            "limited" if state == 2 else "open",
+            Stored.decode(raw),
+            bool(opted),
+            n == per_minute + 1,
+            count > per_second,
+        )
         if state == 0:
             gate.stored, gate.opted_out = self._wait(phone, token, self.lock_ms / 1000)
         return gate
@@ -167,8 +183,9 @@ class PhoneStore:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def commit(self, phone: str, token: str, stored: Stored,
-               before: Callable[[redis.client.Pipeline], object] | None = None) -> None:
+    def commit(
+        self, phone: str, token: str, stored: Stored, before: Callable[[redis.client.Pipeline], object] | None = None
+    ) -> None:
         """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock.
 
         `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip.
@@ -179,8 +196,9 @@ class PhoneStore:
         if not saved:
             raise LockLost(phone)
 
-    def _commit_after(self, before: Callable[[redis.client.Pipeline], object], keys: list[str],
-                      args: list[str | int]) -> int:
+    def _commit_after(
+        self, before: Callable[[redis.client.Pipeline], object], keys: list[str], args: list[str | int]
+    ) -> int:
         """One pipeline: the caller's commands, then the save by SHA (loaded again if Redis restarted)."""
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)

@@ -1,4 +1,5 @@
 """The SQL side as a few verbs: store a request once, find a phone's requests, keep and deliver outbound SMS."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -16,15 +17,22 @@ from storage.models import OutboundMessage, Request, StatusChange
 STORED = field_names()
 
 
-def store_request(db: Session, request: ConfirmedRequest, tracking: Callable[[], str],
-                  now: datetime) -> tuple[Request, bool]:
+def store_request(
+    db: Session, request: ConfirmedRequest, tracking: Callable[[], str], now: datetime
+) -> tuple[Request, bool]:
     """Insert the confirmed request once: the unique dialog_id, not a prior read, makes a retried job harmless."""
     for _ in range(5):
-        row = Request(tracking_number=tracking(), status="received", status_reason="", created_at=now,
-                      updated_at=now, **_columns(request))
+        row = Request(
+            tracking_number=tracking(),
+            status="received",
+            status_reason="",
+            created_at=now,
+            updated_at=now,
+            **_columns(request),
+        )
         row.history.append(StatusChange(status="received", reason="", at=now))
         try:
-            with db.begin_nested():   # a savepoint: a unique clash undoes this insert, not the caller's work
+            with db.begin_nested():  # a savepoint: a unique clash undoes this insert, not the caller's work
                 db.add(row)
             return row, True
         except IntegrityError:

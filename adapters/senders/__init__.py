@@ -4,6 +4,7 @@ Errors are sorted for the caller: PermanentSendError (record failed, never retry
 (raise so the job is retried with backoff: 429, 5xx, timeouts, refused connections).
 Adding a gateway: one module here with `from_settings(settings) -> Sender`, one line in GATEWAYS.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,13 +30,14 @@ class TransientSendError(Exception):
 @dataclass(frozen=True)
 class MediaAccess:
     """Which inbound media URLs may be fetched (only the gateway's own: no SSRF through a webhook), and how."""
+
     prefixes: tuple[str, ...] = ()
     auth: tuple[str, str] | None = None
 
 
 class Sender(Protocol):
-    name: str           # recorded as the provider of each sent message
-    number: str         # the sender number: outbound SMS are throttled per number
+    name: str  # recorded as the provider of each sent message
+    number: str  # the sender number: outbound SMS are throttled per number
     media: MediaAccess  # the gateway's own media URLs and credentials (MMS attachments)
 
     def send(self, to: str, body: str) -> str:

@@ -1,4 +1,5 @@
 """No gateway account: each message stays in the SQL outbox (outbound_messages), where `kontor phone` shows it."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
 
 class OutboxSender:
     """Sends nothing: the row itself is the message; no media is fetched (there is no gateway to fetch from)."""
+
     name = "outbox"
     number = "outbox"
     media = MediaAccess()

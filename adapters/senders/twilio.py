@@ -1,4 +1,5 @@
 """The Twilio gateway: its REST client (optionally at another base URL), its sender number, its media URLs."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
+            url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -45,6 +46,7 @@ def classify(exc: TwilioRestException) -> Exception:
 
 class TwilioSender:
     """Sends through Twilio's REST API; MMS media are fetched from Twilio with the same account."""
+
     name = "twilio"
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "") -> None:
@@ -52,7 +54,7 @@ class TwilioSender:
         self.client = Client(account_sid, auth_token, http_client=http)
         self.number = from_number
         prefixes = tuple(sorted(p.rstrip("/") + "/" for p in {TWILIO_API, api_base_url} if p))
-        self.media = MediaAccess(prefixes, (account_sid, auth_token))   # MMS media: Twilio's URLs, its credentials
+        self.media = MediaAccess(prefixes, (account_sid, auth_token))  # MMS media: Twilio's URLs, its credentials
 
     def send(self, to: str, body: str) -> str:
         try:

@@ -3,6 +3,7 @@ hands it to the handler (channels.common) and renders the replies in its own for
 
 Adding a channel: one module here with `PATH` and `blueprint(services) -> Blueprint`, one line in CHANNELS.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from sms_gateway.runtime import Services
 
 @dataclass(frozen=True)
 class Channel:
-    path: str                                    # where its gateway posts inbound messages
+    path: str  # where its gateway posts inbound messages
     blueprint: Callable[[Services], Blueprint]
 
 

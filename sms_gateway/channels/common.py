@@ -1,4 +1,5 @@
 """What every inbound channel shares: hand the typed message to the handler, and never fail the gateway for it."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Sender phones in one form (E.164) whatever the channel: one phone's dialog, limits and opt-out, one key."""
+
 from __future__ import annotations
 
 import functools
@@ -7,7 +8,7 @@ import re
 import phonenumbers
 
 MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-SENDER = re.compile(r"[+\w:.@-]{1,20}")   # E.164, a short code, an alphanumeric id (fits the mobile columns)
+SENDER = re.compile(r"[+\w:.@-]{1,20}")  # E.164, a short code, an alphanumeric id (fits the mobile columns)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -2,6 +2,7 @@
 
 Never a 5xx after the signature: a bad signature is 403; any failure after it is a 200 asking to send again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,6 +72,9 @@ def inbound_from_form() -> Inbound:
         count = max(0, min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA))
     except ValueError:
         count = 0
-    media = tuple(Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
-                  for i in range(count) if form.get(f"MediaUrl{i}"))
+    media = tuple(
+        Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+        for i in range(count)
+        if form.get(f"MediaUrl{i}")
+    )
     return Inbound(sender_of(form.get("From", "")), form.get("Body", ""), form.get("MessageSid", "")[:64], media)

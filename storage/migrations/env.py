@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from Kontor's settings, passed in by storage.db.upgrade."""
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 

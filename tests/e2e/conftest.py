@@ -1,4 +1,5 @@
 """End-to-end fixtures: twilio stand-in, and Kontor's real web and worker processes on each database."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -28,8 +29,9 @@ def twilio() -> Iterator[TwilioStandIn]:
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def stack(request: pytest.FixtureRequest, redis_server: str, twilio: TwilioStandIn,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, redis_server: str, twilio: TwilioStandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("stack")
     redis.Redis.from_url(redis_server).flushall()
     if request.param == "postgresql":

@@ -1,5 +1,6 @@
 """The newcomer's path: `kontor up` on embedded defaults (no Twilio account, no Redis installed),
 then `kontor phone` walks a whole conversation and receives the tracking number from the local outbox."""
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,7 @@ def local_config(folder: Path) -> tuple[Path, int]:
     config["data_dir"] = str(folder / "var")
     config["server"].update(port=port, workers=1)
     config["sandbox"]["port"] = free_port()
-    assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""   # the embedded defaults
+    assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""  # the embedded defaults
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path, port
@@ -43,11 +44,17 @@ def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
     try:
         runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=60)
         second = subprocess.run(kontor_argv("up", config), capture_output=True, text=True, cwd=tmp_path, timeout=60)
-        assert second.returncode == 2, second.stderr                  # a second `up` on the same data_dir
-        assert f"(pid {up.pid})" in second.stderr, second.stderr      # names the running instance
-        runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=5)   # and the first still answers
-        phone = subprocess.Popen(kontor_argv("phone", config, "--from", "09121234567"), stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        assert second.returncode == 2, second.stderr  # a second `up` on the same data_dir
+        assert f"(pid {up.pid})" in second.stderr, second.stderr  # names the running instance
+        runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=5)  # and the first still answers
+        phone = subprocess.Popen(
+            kontor_argv("phone", config, "--from", "09121234567"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=read_lines, args=(phone.stdout, lines), daemon=True).start()
         for answer in ANSWERS:
@@ -61,9 +68,9 @@ def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
         phone.wait(15)
         assert CAT.text("confirmed", "fa") in seen, seen
         assert "📩 SMS: " + CAT.text("tracking_sms", "fa", tracking="")[:-1] in seen, seen
-        assert "شناسه پرداخت" in seen, seen                              # the issued bill arrived too
+        assert "شناسه پرداخت" in seen, seen  # the issued bill arrived too
     finally:
-        runner.stop("up", timeout=60)                                   # SIGTERM, as a Ctrl-C would
+        runner.stop("up", timeout=60)  # SIGTERM, as a Ctrl-C would
     assert up.returncode == 0, runner.log("up")
     leftovers = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftovers == "", f"processes left running: {leftovers}"

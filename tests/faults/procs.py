@@ -1,4 +1,5 @@
 """Fault-suite helpers over real processes: a restartable redis-server, a slow-able Twilio stand-in, counting."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ TRACKING = re.compile(r"\d{12}")
 
 class SlowTwilio(TwilioStandIn):
     """The stand-in with a delay before each answer, so a worker can be killed while it is sending."""
+
     delay: float = 0.0
     inflight: int = 0
 
@@ -40,6 +42,7 @@ class SlowTwilio(TwilioStandIn):
 @dataclass
 class RedisProc:
     """A redis-server with the append-only file, on a short unix socket, that a fault may stop and restart."""
+
     folder: Path
     socket: Path
     proc: object = None
@@ -54,7 +57,7 @@ class RedisProc:
 
     def stop(self) -> None:
         if self.proc is not None:
-            embedded_redis.stop(self.proc)   # SIGTERM: the append-only file is flushed
+            embedded_redis.stop(self.proc)  # SIGTERM: the append-only file is flushed
             self.proc = None
 
     def client(self) -> redis.Redis:
@@ -64,6 +67,7 @@ class RedisProc:
 @dataclass
 class Ledger:
     """What the database and the stand-in say happened to each phone's confirmed requests."""
+
     database_url: str
     twilio: TwilioStandIn
     engine: object = None
@@ -90,7 +94,7 @@ class Ledger:
     def outbound_status(self, phones: list[str]) -> dict[str, str]:
         """event key -> status of the owed tracking SMS of these phones."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT event_key, status, \"to\" FROM outbound_messages")).all()
+            rows = conn.execute(text('SELECT event_key, status, "to" FROM outbound_messages')).all()
         return {k: s for k, s, to in rows if to in phones and k.startswith("tracking:")}
 
 
@@ -106,8 +110,16 @@ class Row:
     note: str = ""
 
     def cells(self) -> list[str]:
-        return [self.fault, str(self.trials), str(self.confirmed), str(self.stored), str(self.sms),
-                str(self.duplicates), str(self.lost), self.note]
+        return [
+            self.fault,
+            str(self.trials),
+            str(self.confirmed),
+            str(self.stored),
+            str(self.sms),
+            str(self.duplicates),
+            str(self.lost),
+            self.note,
+        ]
 
 
 def tally(row: Row, ledger: Ledger, phones: list[str], confirmed: int) -> Row:
@@ -167,8 +179,9 @@ def _pg_bin() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).resolve().parent  # the real bin folder, not a symlink's
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in
-                                                                                re.findall(r"\d+", p.parent.name)])
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)]
+    )
     return versions[-1] if versions and (versions[-1] / "pg_ctl").exists() else None
 
 
@@ -179,12 +192,13 @@ class PostgresProc:
     A stopped PostgreSQL is a database that is really down: pooled connections break, new ones are refused.
     As root the cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
     """
+
     folder: Path
     bin: Path | None = None
 
     @classmethod
     def available(cls) -> str:
-        """"" when a cluster can be started here, else why not."""
+        """ "" when a cluster can be started here, else why not."""
         try:
             import psycopg2  # noqa: F401 - only whether it imports
         except ImportError:
@@ -206,8 +220,9 @@ class PostgresProc:
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
-                       timeout=timeout, cwd="/")
+        subprocess.run(
+            prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True, timeout=timeout, cwd="/"
+        )
 
     def init(self) -> PostgresProc:
         self.bin = _pg_bin()
@@ -215,15 +230,23 @@ class PostgresProc:
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--no-sync")
+        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
         self.start()
         self._run("createdb", "-h", str(self.folder), "-U", "postgres", "kontor")
         return self
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"), "-w", "-o",
-                  f"-k {self.folder} -c listen_addresses='' -c fsync=off", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.folder / "data"),
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-o",
+            f"-k {self.folder} -c listen_addresses='' -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         """Fast shutdown: every open connection is cut at once."""
@@ -231,6 +254,6 @@ class PostgresProc:
 
     def destroy(self) -> None:
         if self.bin is not None and (self.folder / "data" / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.CalledProcessError):   # already stopped
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
                 self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)

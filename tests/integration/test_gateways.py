@@ -1,5 +1,6 @@
 """Issue 8: the gateway as a port. The outbound adapter is chosen by `outbound.gateway` and brings its sender
 number and media access; an inbound channel is a registered blueprint with its own error answer."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ STANDIN = "http://127.0.0.1:9"
 def test_the_shipped_config_keeps_sms_in_the_outbox(tmp_path: Path, redis_server: str) -> None:
     services = runtime.build(settings_for(tmp_path, redis_server))
     assert services.settings.outbound.gateway == "outbox" and isinstance(services.sms, OutboxSender)
-    assert services.media.allowed_prefixes == () and services.media.auth is None     # no gateway to fetch from
+    assert services.media.allowed_prefixes == () and services.media.auth is None  # no gateway to fetch from
     services.redis.close()
 
 
@@ -51,8 +52,16 @@ def test_an_unknown_gateway_stops_kontor_with_its_name(tmp_path: Path, redis_ser
         settings_for(tmp_path, redis_server, outbound__gateway="smpp")
 
 
-@pytest.mark.parametrize("raw, sender", [("09121234567", "+989121234567"), ("989121234567", "+989121234567"),
-                                         ("+15005550006", "+15005550006"), ("<script>", ""), ("x" * 21, "")])
+@pytest.mark.parametrize(
+    "raw, sender",
+    [
+        ("09121234567", "+989121234567"),
+        ("989121234567", "+989121234567"),
+        ("+15005550006", "+15005550006"),
+        ("<script>", ""),
+        ("x" * 21, ""),
+    ],
+)
 def test_every_channel_gets_one_form_of_the_sender(raw: str, sender: str) -> None:
     assert sender_of(raw) == sender
 
@@ -71,7 +80,8 @@ def test_the_app_serves_every_registered_channel(hook: Hook) -> None:
 
 
 def test_a_bug_outside_the_handler_is_the_channels_200_and_elsewhere_a_plain_500(
-        hook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object) -> None:
         raise KeyError("bug")
 

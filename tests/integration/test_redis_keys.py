@@ -2,6 +2,7 @@
 hash tag, except the documented ones: the global inbound counter, the outbound throttle of the sender number, and
 RQ's own keys. Keys that expire or are deleted before the end (locks, the throttle) are seen through Redis's
 keyspace notifications."""
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,9 @@ def written(redis_server: str) -> Iterator[Callable[[], set[str]]]:
 @pytest.fixture()
 def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) -> Iterator[tuple]:
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = installed_services(tmp_path, redis_server, twilio.url, sandbox__port=free_port(),
-                         outbound__per_sender_per_second=1000)
+    services = installed_services(
+        tmp_path, redis_server, twilio.url, sandbox__port=free_port(), outbound__per_sender_per_second=1000
+    )
     box = sandbox.start(services.settings)
     yield services, twilio
     box.stop()
@@ -62,10 +64,10 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) ->
 def test_every_key_is_prefixed_and_hash_tagged(written, world) -> None:
     services, twilio = world
     hook = Hook(create_app(services).test_client(), services)
-    assert hook.converse(PHONE, STEPS)                               # a confirmed request: its job is queued
+    assert hook.converse(PHONE, STEPS)  # a confirmed request: its job is queued
     hook.sms(PHONE, f"INQUIRE {make_tracking_number('10000000000')}")  # the INQUIRE counter
-    hook.converse(OTHER, ["READ", "STOP"])                           # an opt-out flag that stays
-    worker.run(services, burst=True)                                 # the jobs send SMS through the gateway
+    hook.converse(OTHER, ["READ", "STOP"])  # an opt-out flag that stays
+    worker.run(services, burst=True)  # the jobs send SMS through the gateway
     assert twilio.to(PHONE)
 
     keys = sorted(written() | {k.decode() for k in services.redis.scan_iter(count=1000)})
@@ -75,6 +77,6 @@ def test_every_key_is_prefixed_and_hash_tagged(written, world) -> None:
     assert f"kontor:throttle:{{{services.sms.number}}}" in others and any(k.startswith("rq:") for k in keys)
     names = {(m["phone"], m["name"]) for m in phone_keys}
     assert {(PHONE, "s"), (PHONE, "rate"), (PHONE, "inquire"), (OTHER, "rate"), (OTHER, "optout")} <= names
-    assert (PHONE, "lock") in names and not services.redis.keys("*:lock")   # locks were taken, all released
+    assert (PHONE, "lock") in names and not services.redis.keys("*:lock")  # locks were taken, all released
     for phone in (PHONE, OTHER):
         assert len({key_slot(m.group().encode()) for m in phone_keys if m["phone"] == phone}) == 1

@@ -1,4 +1,5 @@
 """The phone store on a real redis-server: atomic lock/load and save/unlock, TTL, lock safety."""
+
 from __future__ import annotations
 
 import threading
@@ -56,7 +57,7 @@ def test_a_second_message_waits_for_the_lock(redis_client) -> None:
 def test_a_save_after_losing_the_lock_is_refused(redis_client) -> None:
     store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
     store.begin(PHONE, "slow")
-    redis_client.delete(f"kontor:{{{PHONE}}}:lock")          # the lock expired meanwhile
+    redis_client.delete(f"kontor:{{{PHONE}}}:lock")  # the lock expired meanwhile
     store.begin(PHONE, "fast")
     store.commit(PHONE, "fast", Stored(dialog("date"), [], []))
     with pytest.raises(LockLost):
@@ -86,7 +87,7 @@ def test_a_message_waiting_for_the_lock_is_counted_once(redis_client) -> None:
     gates = []
     waiter = threading.Thread(target=lambda: gates.append(store.enter(PHONE, "second", 5, 100)))
     waiter.start()
-    time.sleep(0.3)                                            # several tries while "first" holds the lock
+    time.sleep(0.3)  # several tries while "first" holds the lock
     store.commit(PHONE, "first", Stored(dialog("nid"), ["SM1"], []))
     waiter.join(5)
     assert gates and gates[0].state == "open" and gates[0].stored.dialog.step == "nid" and gates[0].opted_out
@@ -101,7 +102,7 @@ def test_over_the_limit_the_record_is_loaded_but_not_locked(redis_client) -> Non
     over, again = store.enter(PHONE, "t2", 1, 100), store.enter(PHONE, "t3", 1, 100)
     assert first.state == "open" and not first.notice
     assert over.state == "limited" and over.notice and over.stored.dialog.step == "nid"
-    assert again.state == "limited" and not again.notice                  # one notice per window
+    assert again.state == "limited" and not again.notice  # one notice per window
     assert not redis_client.exists(f"kontor:{{{PHONE}}}:lock")
     assert 0 < redis_client.ttl(f"kontor:{{{PHONE}}}:rate") <= 60
 
@@ -118,13 +119,17 @@ def test_stop_ends_the_dialog_and_start_lifts_the_flag(redis_client) -> None:
     assert not redis_client.exists(f"kontor:{{{PHONE}}}:lock") and redis_client.ttl(f"kontor:{{{PHONE}}}:optout") == -1
     store.start(PHONE)
     assert not store.opted_out(PHONE)
-    store.opt_out(PHONE)                                       # over the limit: the flag alone, no lock needed
+    store.opt_out(PHONE)  # over the limit: the flag alone, no lock needed
     assert store.opted_out(PHONE)
 
 
 def test_inquire_is_counted_per_phone_per_hour(redis_client) -> None:
     store = PhoneStore(redis_client, ttl_seconds=120, lock_seconds=5)
-    assert [store.inquire_allowed(PHONE, 2) for _ in range(4)] == [(True, False), (True, False), (False, True),
-                                                                    (False, False)]
+    assert [store.inquire_allowed(PHONE, 2) for _ in range(4)] == [
+        (True, False),
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
     assert store.inquire_allowed("+989351234567", 2) == (True, False)
     assert 3500 < redis_client.ttl(f"kontor:{{{PHONE}}}:inquire") <= 3600

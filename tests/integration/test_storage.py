@@ -1,4 +1,5 @@
 """Storage on a real SQL database: migrations, idempotent requests, privacy of lookups, the outbox."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,11 +18,21 @@ NOW = datetime(2026, 11, 26, 9, 0)
 
 
 def payload(dialog_id: str = "SM1", mobile: str = "+989121234567") -> ConfirmedRequest:
-    return ConfirmedRequest.from_json({
-        "dialog_id": dialog_id, "bill_id": "1234567804121", "national_id": "0012345679", "mobile": mobile,
-        "readings": {"mid": "04620"}, "reading_date": "2026-11-26", "description": "کنتور حیاط",
-        "receipt_reference": "123456", "attachments": [{"url": "http://x/1", "content_type": "image/jpeg"}],
-        "language": "fa", "confirmed_at": "2026-11-26T12:30:00+03:30"})
+    return ConfirmedRequest.from_json(
+        {
+            "dialog_id": dialog_id,
+            "bill_id": "1234567804121",
+            "national_id": "0012345679",
+            "mobile": mobile,
+            "readings": {"mid": "04620"},
+            "reading_date": "2026-11-26",
+            "description": "کنتور حیاط",
+            "receipt_reference": "123456",
+            "attachments": [{"url": "http://x/1", "content_type": "image/jpeg"}],
+            "language": "fa",
+            "confirmed_at": "2026-11-26T12:30:00+03:30",
+        }
+    )
 
 
 @pytest.fixture()
@@ -52,7 +63,7 @@ def test_a_request_is_stored_once_per_dialog(db) -> None:
         assert row.readings == {"mid": "04620"} and row.description == "کنتور حیاط"
         assert row.attachments[0]["content_type"] == "image/jpeg"
         assert [h.status for h in row.history] == ["received"]
-        assert repository.request_of(row) == payload()                    # every field of the request comes back
+        assert repository.request_of(row) == payload()  # every field of the request comes back
 
 
 def test_tracking_numbers_are_checked_and_not_sequential(db) -> None:

@@ -6,6 +6,7 @@ session never corrupted (it loads, and the next valid answer still works).
 Examples per step: the hypothesis profile `kontor-ci` (under CI=true: 2,000 a step, 16,000 in all, about four
 minutes on 2 cores), else `kontor-dev` (200 a step); HYPOTHESIS_PROFILE picks one explicitly.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,26 +23,84 @@ from sms_gateway import optout
 from sms_gateway.runtime import catalogue
 from tests.support.hook import Hook, flush, replies, running_hook, settings_for
 
-settings.register_profile("kontor-ci", max_examples=2000, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("kontor-dev", max_examples=200, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "kontor-ci",
+    max_examples=2000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "kontor-dev",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # CI (CI=true) runs 2,000 examples per step, 16,000 in all; a developer's `make test` runs 200 per step.
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "kontor-ci" if os.environ.get("CI") else "kontor-dev")
 
 CAT = catalogue()
 PHONE = "+989121234567"
-PATH = {"bill": "1234567804121", "nid": "0012345679", "reading": "04620", "date": "0", "desc": "0",
-        "receipt": "0", "confirm": "2"}
+PATH = {
+    "bill": "1234567804121",
+    "nid": "0012345679",
+    "reading": "04620",
+    "date": "0",
+    "desc": "0",
+    "receipt": "0",
+    "confirm": "2",
+}
 ORDER = ["none", "bill", "nid", "reading", "date", "desc", "receipt", "confirm"]
 PERSIAN = re.compile("[\u0600-\u06ff]")
 
-NASTY = ["", " ", "\x00", "\r\n", "\u200f\u202e1234\u202c", "\u200c", "\ufeff", "🙂" * 50, "' OR 1=1; --",
-         "'); DROP TABLE requests; --", "<script>alert(1)</script>", "<?xml version='1.0'?><!DOCTYPE x>",
-         "]]><Message>x</Message>", "{{7*7}}", "${jndi:ldap://x}", "%s%s%n", "\\x00", "null", "NaN", "-1",
-         "99999999999999999999999", "۱۴۰۵/۱۳/۴۵", "١٢٣٤٥٦", "0" * 400, "9" * 1600, "ي ك ى", "ـــ", "1", "2",
-         "0", "READ", "قرائت", "HELP", "راهنما", "CANCEL", "لغو", "EN", "FA", "INQUIRE", "پیگیری 123",
-         "INQUIRE 516700544744", "STOP", "START", "لغو عضویت", "عضویت", "stop please"]
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "\r\n",
+    "\u200f\u202e1234\u202c",
+    "\u200c",
+    "\ufeff",
+    "🙂" * 50,
+    "' OR 1=1; --",
+    "'); DROP TABLE requests; --",
+    "<script>alert(1)</script>",
+    "<?xml version='1.0'?><!DOCTYPE x>",
+    "]]><Message>x</Message>",
+    "{{7*7}}",
+    "${jndi:ldap://x}",
+    "%s%s%n",
+    "\\x00",
+    "null",
+    "NaN",
+    "-1",
+    "99999999999999999999999",
+    "۱۴۰۵/۱۳/۴۵",
+    "١٢٣٤٥٦",
+    "0" * 400,
+    "9" * 1600,
+    "ي ك ى",
+    "ـــ",
+    "1",
+    "2",
+    "0",
+    "READ",
+    "قرائت",
+    "HELP",
+    "راهنما",
+    "CANCEL",
+    "لغو",
+    "EN",
+    "FA",
+    "INQUIRE",
+    "پیگیری 123",
+    "INQUIRE 516700544744",
+    "STOP",
+    "START",
+    "لغو عضویت",
+    "عضویت",
+    "stop please",
+]
 BODIES = st.one_of(
     st.text(max_size=160),
     st.text(st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "Nd", "So", "Lo"]), max_size=80),
@@ -58,8 +117,15 @@ def fuzz_hook(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
     """One app for the whole file; limits high enough that the fuzzing itself is not rate limited."""
     flush(redis_server)
     folder = tmp_path_factory.mktemp("fuzz")
-    with running_hook(settings_for(folder, redis_server, limits__per_phone_per_minute=10**9,
-                                   limits__global_per_second=10**9, limits__inquire_per_hour=10**9)) as hook:
+    with running_hook(
+        settings_for(
+            folder,
+            redis_server,
+            limits__per_phone_per_minute=10**9,
+            limits__global_per_second=10**9,
+            limits__inquire_per_hour=10**9,
+        )
+    ) as hook:
         yield hook
 
 

@@ -1,5 +1,6 @@
 """Outbound SMS through twilio's REST client to the local stand-in: retried on 429/5xx/network, recorded on
 permanent errors, throttled per sender number, suppressed after STOP, and never sent twice for one event."""
+
 from __future__ import annotations
 
 import threading
@@ -47,8 +48,9 @@ def row(services: runtime.Services, message_id: int) -> OutboundMessage:
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_a_busy_gateway_is_retried_and_sends_once(services: runtime.Services, twilio: TwilioStandIn,
-                                                  status: int) -> None:
+def test_a_busy_gateway_is_retried_and_sends_once(
+    services: runtime.Services, twilio: TwilioStandIn, status: int
+) -> None:
     message_id = owe(services)
     twilio.fail_next = [status, status]
     for _ in range(2):
@@ -56,16 +58,17 @@ def test_a_busy_gateway_is_retried_and_sends_once(services: runtime.Services, tw
             outbox.deliver(message_id)
     assert row(services, message_id).status == "pending" and row(services, message_id).attempts == 2
     outbox.deliver(message_id)
-    outbox.deliver(message_id)                                    # a retried job after success: no second SMS
+    outbox.deliver(message_id)  # a retried job after success: no second SMS
     assert twilio.to(PHONE) == ["hello"]
     assert row(services, message_id).status == "sent" and row(services, message_id).attempts == 3
 
 
 @pytest.mark.parametrize("status", [400, 404])
-def test_a_permanent_error_is_recorded_and_not_retried(services: runtime.Services, twilio: TwilioStandIn,
-                                                       status: int) -> None:
+def test_a_permanent_error_is_recorded_and_not_retried(
+    services: runtime.Services, twilio: TwilioStandIn, status: int
+) -> None:
     message_id = owe(services)
-    twilio.fail_next = [status]                                   # the stand-in answers code 21610 on a 4xx
+    twilio.fail_next = [status]  # the stand-in answers code 21610 on a 4xx
     outbox.deliver(message_id)
     outbox.deliver(message_id)
     stored = row(services, message_id)
@@ -99,8 +102,7 @@ def test_concurrent_deliveries_of_one_event_send_once(services: runtime.Services
     assert twilio.to(PHONE) == ["hello"]
 
 
-def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str,
-                                         twilio: TwilioStandIn) -> None:
+def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str, twilio: TwilioStandIn) -> None:
     services = installed_services(tmp_path, redis_server, twilio.url, outbound__per_sender_per_second=20)
     ids = [owe(services, f"tracking:SM{i}") for i in range(21)]
     started = time.monotonic()
@@ -110,7 +112,7 @@ def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str,
     for t in threads:
         t.join(30)
     assert len(twilio.to(PHONE)) == 21
-    assert time.monotonic() - started >= 0.95                      # 21 sends at 20/s need a whole second
+    assert time.monotonic() - started >= 0.95  # 21 sends at 20/s need a whole second
     bootstrap.uninstall()
 
 
@@ -119,4 +121,4 @@ def test_the_throttle_waits_bounded_then_gives_up(redis_client: redis.Redis) -> 
     assert outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
     with pytest.raises(outbox.Throttled):
         outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
-    assert outbox.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0   # another sender has its own bucket
+    assert outbox.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0  # another sender has its own bucket

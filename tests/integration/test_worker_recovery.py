@@ -1,4 +1,5 @@
 """Taking back a dead worker's jobs, judged by heartbeats on a real Redis, never by pids or hostnames."""
+
 from __future__ import annotations
 
 import threading
@@ -77,4 +78,3 @@ def test_a_running_worker_takes_back_an_orphan_within_seconds(redis_client: redi
     finally:
         beater.stop()
     assert not redis_client.exists(worker.alive_key("kontor.test.1.beat0001"))
-

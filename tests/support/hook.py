@@ -1,4 +1,5 @@
 """In-process harness: Kontor's real Flask app on a real Redis and SQLite, signed like Twilio, for webhook tests."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +27,7 @@ URL = "http://localhost/sms/twilio"
 @dataclasses.dataclass
 class Hook:
     """The webhook as Twilio sees it: signed posts into the real app, TwiML replies out."""
+
     client: FlaskClient
     services: Services
 
@@ -73,8 +75,9 @@ def running_hook(settings: Settings) -> Iterator[Hook]:
     upgrade(settings.database_url)
     box = sandbox.start(settings, port=0)
     try:
-        settings = dataclasses.replace(settings, sandbox=dataclasses.replace(settings.sandbox, host="127.0.0.1",
-                                                                             port=box.port))
+        settings = dataclasses.replace(
+            settings, sandbox=dataclasses.replace(settings.sandbox, host="127.0.0.1", port=box.port)
+        )
         services = runtime.build(settings)
         yield Hook(create_app(services).test_client(), services)
         services.redis.close()

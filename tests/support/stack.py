@@ -1,4 +1,5 @@
 """Real processes for integration and end-to-end tests: redis-server, SQL, `kontor web`, `kontor worker`."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient, new_me
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = os.environ.get("KONTOR_TEST_POSTGRES_URL", "")
-DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])   # every SQL database a stack runs on
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])  # every SQL database a stack runs on
 ACCOUNT_SID = "AC" + "0" * 30 + "01"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
@@ -29,8 +30,9 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
-def write_config(folder: Path, redis_url: str, database_url: str, twilio_url: str | None,
-                 port: int, **overrides: object) -> Path:
+def write_config(
+    folder: Path, redis_url: str, database_url: str, twilio_url: str | None, port: int, **overrides: object
+) -> Path:
     config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     config["data_dir"] = str(folder / "var")
     config["server"].update(port=port, workers=2)
@@ -41,7 +43,7 @@ def write_config(folder: Path, redis_url: str, database_url: str, twilio_url: st
         config["outbound"]["gateway"] = "twilio"
     config["worker"]["retry_intervals"] = [1, 1, 2]
     config["sandbox"]["port"] = free_port()
-    config["limits"].update(per_phone_per_minute=1000, inquire_per_hour=1000)   # fault tests set their own
+    config["limits"].update(per_phone_per_minute=1000, inquire_per_hour=1000)  # fault tests set their own
     override(config, overrides)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -65,6 +67,7 @@ def set_config(path: Path, **overrides: object) -> None:
 @dataclass
 class Stack:
     """A running Kontor: web (gunicorn) and worker processes on loopback, logs beside the config."""
+
     config: Path
     port: int
     token: str
@@ -115,8 +118,7 @@ class Stack:
     def post(self, params: dict[str, str], signature: str | None = None, url: str | None = None) -> requests.Response:
         return self.client.post(params, signature, url)
 
-    def sms(self, sender: str, body: str, sid: str | None = None,
-            media: Sequence[tuple[str, str]] = ()) -> list[str]:
+    def sms(self, sender: str, body: str, sid: str | None = None, media: Sequence[tuple[str, str]] = ()) -> list[str]:
         """Send one signed SMS as Twilio would and return the TwiML reply messages."""
         response = self.post(self.channel.form(Sms(sender, body, sid or new_message_id(), media)))
         assert response.status_code == 200, response.text

@@ -1,4 +1,5 @@
 """Shared helpers for the dialog unit tests: the rules, the demo meters and a `Phone` that walks a conversation."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,27 +42,48 @@ SINGLE = "1234567804121"
 TOU = "2345678904125"
 INDUSTRIAL = "3456789004123"
 SINGLE_2 = "4567890104120"
-WATER_BILL = "1234567804113"      # checksum-valid, service digit 1 (water)
-UNKNOWN_BILL = "9876543204124"    # checksum-valid electricity bill that the subscriber system does not know
+WATER_BILL = "1234567804113"  # checksum-valid, service digit 1 (water)
+UNKNOWN_BILL = "9876543204124"  # checksum-valid electricity bill that the subscriber system does not know
 NID = "0012345679"
 NID_2 = "1234567891"
-TRACKING = "140509050012"         # Damm-valid 12 digits
+TRACKING = "140509050012"  # Damm-valid 12 digits
 TRACKING_2 = "140509050020"
 
 METERS: dict[str, Meter] = {
     SINGLE: Meter(SINGLE, "single", (Register("mid", 5, 0, "04512"),), LAST_DATE, daily_kwh=7),
-    TOU: Meter(TOU, "tou", (Register("peak", 6, 0, "004000"), Register("low", 6, 0, "012000"),
-                            Register("mid", 6, 0, "023000")), LAST_DATE, daily_kwh=10),
-    INDUSTRIAL: Meter(INDUSTRIAL, "industrial", (
-        Register("low", 6, 0, "100000"), Register("mid", 6, 0, "200000"), Register("peak", 6, 0, "050000"),
-        Register("reactive", 6, 0, "080000"), Register("friday", 6, 0, "010000"),
-        Register("demand", 3, 2, "120")), LAST_DATE, multiplier=40, contract_kw=150, daily_kwh=1300),
+    TOU: Meter(
+        TOU,
+        "tou",
+        (Register("peak", 6, 0, "004000"), Register("low", 6, 0, "012000"), Register("mid", 6, 0, "023000")),
+        LAST_DATE,
+        daily_kwh=10,
+    ),
+    INDUSTRIAL: Meter(
+        INDUSTRIAL,
+        "industrial",
+        (
+            Register("low", 6, 0, "100000"),
+            Register("mid", 6, 0, "200000"),
+            Register("peak", 6, 0, "050000"),
+            Register("reactive", 6, 0, "080000"),
+            Register("friday", 6, 0, "010000"),
+            Register("demand", 3, 2, "120"),
+        ),
+        LAST_DATE,
+        multiplier=40,
+        contract_kw=150,
+        daily_kwh=1300,
+    ),
     SINGLE_2: Meter(SINGLE_2, "single", (Register("mid", 5, 0, "30500"),), LAST_DATE, daily_kwh=8),
 }
 
 # Registers of each demo meter in service-card order (low, mid, peak, reactive, friday, demand).
-CARD_ORDER = {SINGLE: ["mid"], TOU: ["low", "mid", "peak"],
-              INDUSTRIAL: ["low", "mid", "peak", "reactive", "friday", "demand"], SINGLE_2: ["mid"]}
+CARD_ORDER = {
+    SINGLE: ["mid"],
+    TOU: ["low", "mid", "peak"],
+    INDUSTRIAL: ["low", "mid", "peak", "reactive", "friday", "demand"],
+    SINGLE_2: ["mid"],
+}
 
 
 def t(key: str, lang: str = "fa", **params: Any) -> str:
@@ -72,9 +94,15 @@ def t(key: str, lang: str = "fa", **params: Any) -> str:
 class Phone:
     """One subscriber's handset talking to the pure dialog: holds the session and a fake clock, answers queries."""
 
-    def __init__(self, sender: str = "+989121234567", *, now: datetime = START,
-                 meters: dict[str, Meter] | None = None,
-                 statuses: dict[str, list[dict[str, str]]] | None = None, rules: Rules = RULES) -> None:
+    def __init__(
+        self,
+        sender: str = "+989121234567",
+        *,
+        now: datetime = START,
+        meters: dict[str, Meter] | None = None,
+        statuses: dict[str, list[dict[str, str]]] | None = None,
+        rules: Rules = RULES,
+    ) -> None:
         self.sender = sender
         self.now = now
         self.meters = METERS if meters is None else meters

@@ -1,4 +1,5 @@
 """Whole conversations through the pure dialog: golden transcripts, every wrong answer, keywords, media, expiry."""
+
 from __future__ import annotations
 
 import copy
@@ -21,6 +22,7 @@ CARD = Media("https://media.example/MM2/card.jpg", "image/jpeg")
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def reading_prompt(kit, bill: str, index: int, lang: str = "fa") -> str:
     reg = kit.METERS[bill].in_card_order().registers[index]
@@ -68,6 +70,7 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
 
 # ---------------------------------------------------------------- golden transcripts
 
+
 def test_golden_single_rate_persian(kit):
     phone = kit.Phone()
     say(phone, "قرائت", kit.t("ask_bill"))
@@ -84,12 +87,21 @@ def test_golden_single_rate_persian(kit):
     assert phone.session is None
     [request] = phone.finished()
     assert request == {
-        "bill_id": kit.SINGLE, "national_id": kit.NID, "readings": {"mid": "04600"},
-        "reading_date": "2026-11-22", "description": "کنتور در حیاط است", "receipt_reference": "12345678",
-        "attachments": [], "mobile": phone.sender, "dialog_id": "SM0001", "language": "fa",
-        "registers": ["mid"], "confirmed_at": "2026-11-26T10:00:00", "wraps": [],
+        "bill_id": kit.SINGLE,
+        "national_id": kit.NID,
+        "readings": {"mid": "04600"},
+        "reading_date": "2026-11-22",
+        "description": "کنتور در حیاط است",
+        "receipt_reference": "12345678",
+        "attachments": [],
+        "mobile": phone.sender,
+        "dialog_id": "SM0001",
+        "language": "fa",
+        "registers": ["mid"],
+        "confirmed_at": "2026-11-26T10:00:00",
+        "wraps": [],
     }
-    assert ConfirmedRequest.from_json(request) == phone.confirmed()[0]   # the RQ job argument reads back whole
+    assert ConfirmedRequest.from_json(request) == phone.confirmed()[0]  # the RQ job argument reads back whole
 
 
 def test_golden_time_of_use_persian_arabic_digits(kit):
@@ -105,8 +117,11 @@ def test_golden_time_of_use_persian_arabic_digits(kit):
     say(phone, "٠٠٤٢٠٠", kit.t("ask_date"))
     say(phone, "۰", kit.t("ask_desc"))
     say(phone, "۰", kit.t("ask_receipt"))
-    say(phone, "۰", summary(kit, "fa", kit.TOU, kit.NID_2,
-                            {"low": "012500", "mid": "023900", "peak": "004200"}, "1405/09/05"))
+    say(
+        phone,
+        "۰",
+        summary(kit, "fa", kit.TOU, kit.NID_2, {"low": "012500", "mid": "023900", "peak": "004200"}, "1405/09/05"),
+    )
     say(phone, "١", kit.t("confirmed"))
     [request] = phone.finished()
     assert list(request["readings"]) == kit.CARD_ORDER[kit.TOU]
@@ -133,9 +148,25 @@ def test_golden_industrial_persian_with_demand_decimals(kit):
     say(phone, "۱۴۰۵/۰۸/۰۵", kit.t("err_date_implausible") + "\n" + kit.t("ask_date"))  # 1 day: too much use
     say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
     say(phone, "۰", kit.t("ask_receipt"))
-    say(phone, "۹۸۷۶۵۴۳۲۱۰۱۲", summary(kit, "fa", kit.INDUSTRIAL, "4987654326", {
-        "low": "100500", "mid": "200900", "peak": "050300", "reactive": "080400", "friday": "010100",
-        "demand": "123.45"}, "1405/09/01"))
+    say(
+        phone,
+        "۹۸۷۶۵۴۳۲۱۰۱۲",
+        summary(
+            kit,
+            "fa",
+            kit.INDUSTRIAL,
+            "4987654326",
+            {
+                "low": "100500",
+                "mid": "200900",
+                "peak": "050300",
+                "reactive": "080400",
+                "friday": "010100",
+                "demand": "123.45",
+            },
+            "1405/09/01",
+        ),
+    )
     say(phone, "۱", kit.t("confirmed"))
     [request] = phone.finished()
     assert list(request["readings"]) == ["low", "mid", "peak", "reactive", "friday", "demand"]
@@ -173,8 +204,11 @@ def test_golden_english(kit):
     say(phone, "4200", kit.t("ask_date", "en"))
     say(phone, "2026-11-20", kit.t("ask_desc", "en"))
     say(phone, "Meter is in the basement", kit.t("ask_receipt", "en"))
-    say(phone, "0", summary(kit, "en", kit.TOU, kit.NID, {"low": "12500", "mid": "023900", "peak": "4200"},
-                            "1405/08/29"))
+    say(
+        phone,
+        "0",
+        summary(kit, "en", kit.TOU, kit.NID, {"low": "12500", "mid": "023900", "peak": "4200"}, "1405/08/29"),
+    )
     say(phone, "1", kit.t("confirmed", "en"))
     [request] = phone.finished()
     assert request["language"] == "en" and request["reading_date"] == "2026-11-20"
@@ -187,24 +221,54 @@ def test_any_digit_script_gives_the_same_request(kit, script):
     conv = SCRIPTS[script]
     phone = kit.Phone()
     phone.send("قرائت")
-    for text in [kit.INDUSTRIAL, kit.NID, "100500", "200,900", "050300", "080400", "010100", "98.5",
-                 "1405/09/02", "0", "12345678"]:
+    for text in [
+        kit.INDUSTRIAL,
+        kit.NID,
+        "100500",
+        "200,900",
+        "050300",
+        "080400",
+        "010100",
+        "98.5",
+        "1405/09/02",
+        "0",
+        "12345678",
+    ]:
         phone.send(text.translate(conv))
     assert phone.step == "confirm", phone.last_replies
     phone.send("1".translate(conv))
     [request] = phone.finished()
-    assert request["readings"] == {"low": "100500", "mid": "200900", "peak": "050300", "reactive": "080400",
-                                   "friday": "010100", "demand": "98.5"}
+    assert request["readings"] == {
+        "low": "100500",
+        "mid": "200900",
+        "peak": "050300",
+        "reactive": "080400",
+        "friday": "010100",
+        "demand": "98.5",
+    }
     assert request["bill_id"] == kit.INDUSTRIAL and request["national_id"] == kit.NID
     assert request["reading_date"] == "2026-11-23" and request["receipt_reference"] == "12345678"
 
 
 # ---------------------------------------------------------------- keywords
 
-@pytest.mark.parametrize("text, lang", [
-    ("READ", "en"), ("read", "en"), ("Read", "en"), ("start", "en"), ("قرائت", "fa"), ("قرایت", "fa"),
-    ("ثبت", "fa"), ("کارکرد", "fa"), ("كاركرد", "fa"), ("\u200fقرائت\u200f", "fa"), ("  READ  ", "en"),
-])
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("READ", "en"),
+        ("read", "en"),
+        ("Read", "en"),
+        ("start", "en"),
+        ("قرائت", "fa"),
+        ("قرایت", "fa"),
+        ("ثبت", "fa"),
+        ("کارکرد", "fa"),
+        ("كاركرد", "fa"),
+        ("\u200fقرائت\u200f", "fa"),
+        ("  READ  ", "en"),
+    ],
+)
 def test_read_keyword_any_script_and_case(kit, text, lang):
     phone = kit.Phone()
     say(phone, text, kit.t("ask_bill", lang))
@@ -226,21 +290,40 @@ def test_cancel_keyword_variants(kit, text):
     assert phone.session is None and phone.finished() == []
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("INQUIRE", "en"), ("inquire", "en"), ("Status", "en"), ("track", "en"),
-    ("پیگیری", "fa"), ("پيگيري", "fa"), ("وضعیت", "fa"), ("وضعيت", "fa"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("INQUIRE", "en"),
+        ("inquire", "en"),
+        ("Status", "en"),
+        ("track", "en"),
+        ("پیگیری", "fa"),
+        ("پيگيري", "fa"),
+        ("وضعیت", "fa"),
+        ("وضعيت", "fa"),
+    ],
+)
 def test_inquire_alone_asks_for_the_phones_requests(kit, text, lang):
-    phone = kit.Phone(statuses={"*+989121234567": [
-        {"tracking_number": kit.TRACKING, "status": "under_review", "updated_jalali": "1405/09/04"},
-        {"tracking_number": kit.TRACKING_2, "status": "bill_issued", "updated_jalali": "1405/09/05"},
-    ]})
+    phone = kit.Phone(
+        statuses={
+            "*+989121234567": [
+                {"tracking_number": kit.TRACKING, "status": "under_review", "updated_jalali": "1405/09/04"},
+                {"tracking_number": kit.TRACKING_2, "status": "bill_issued", "updated_jalali": "1405/09/05"},
+            ]
+        }
+    )
     replies = phone.send(text)
     assert phone.queries == [StatusLookup(phone.sender, None, lang)]
-    lines = "\n".join([
-        kit.t("status", lang, tracking=kit.TRACKING, status=kit.CAT.status("under_review", lang), date="1405/09/04"),
-        kit.t("status", lang, tracking=kit.TRACKING_2, status=kit.CAT.status("bill_issued", lang), date="1405/09/05"),
-    ])
+    lines = "\n".join(
+        [
+            kit.t(
+                "status", lang, tracking=kit.TRACKING, status=kit.CAT.status("under_review", lang), date="1405/09/04"
+            ),
+            kit.t(
+                "status", lang, tracking=kit.TRACKING_2, status=kit.CAT.status("bill_issued", lang), date="1405/09/05"
+            ),
+        ]
+    )
     assert replies == [kit.t("status_list", lang, lines=lines)]
     assert phone.session is None
 
@@ -252,21 +335,26 @@ def test_inquire_alone_with_no_requests(kit):
 
 
 def test_inquire_with_tracking_number(kit):
-    phone = kit.Phone(statuses={kit.TRACKING: [
-        {"tracking_number": kit.TRACKING, "status": "received", "updated_jalali": "1405/09/05"}]})
-    say(phone, "پیگیری ۱۴۰۵۰۹۰۵۰۰۱۲",
-        kit.t("status", tracking=kit.TRACKING, status="دریافت شد", date="1405/09/05"))
+    phone = kit.Phone(
+        statuses={
+            kit.TRACKING: [{"tracking_number": kit.TRACKING, "status": "received", "updated_jalali": "1405/09/05"}]
+        }
+    )
+    say(phone, "پیگیری ۱۴۰۵۰۹۰۵۰۰۱۲", kit.t("status", tracking=kit.TRACKING, status="دریافت شد", date="1405/09/05"))
     assert phone.queries == [StatusLookup(phone.sender, kit.TRACKING, "fa")]
     say(phone, "INQUIRE " + kit.TRACKING_2, kit.t("not_found", "en"))
 
 
-@pytest.mark.parametrize("text, key, lang", [
-    ("INQUIRE 12345", "err_tracking_format", "en"),
-    ("inquire 1405090500123456", "err_tracking_format", "en"),
-    ("INQUIRE 140509050013", "err_tracking_checksum", "en"),
-    ("پیگیری ۱۴۰۵۰۹۰۵۰۰۱۳", "err_tracking_checksum", "fa"),
-    ("پیگیری abc", "err_tracking_format", "fa"),
-])
+@pytest.mark.parametrize(
+    "text, key, lang",
+    [
+        ("INQUIRE 12345", "err_tracking_format", "en"),
+        ("inquire 1405090500123456", "err_tracking_format", "en"),
+        ("INQUIRE 140509050013", "err_tracking_checksum", "en"),
+        ("پیگیری ۱۴۰۵۰۹۰۵۰۰۱۳", "err_tracking_checksum", "fa"),
+        ("پیگیری abc", "err_tracking_format", "fa"),
+    ],
+)
 def test_inquire_with_malformed_tracking_number(kit, text, key, lang):
     phone = kit.Phone()
     say(phone, text, kit.t(key, lang))
@@ -283,8 +371,16 @@ def test_inquire_mid_dialog_keeps_the_dialog(kit):
 
 # ---------------------------------------------------------------- HELP, CANCEL, language at every step
 
-STEPS = [("bill", 0), ("nid", 0), ("reading", 0), ("reading", 5), ("date", 0), ("desc", 0), ("receipt", 0),
-         ("confirm", 0)]
+STEPS = [
+    ("bill", 0),
+    ("nid", 0),
+    ("reading", 0),
+    ("reading", 5),
+    ("date", 0),
+    ("desc", 0),
+    ("receipt", 0),
+    ("confirm", 0),
+]
 
 
 def _expected_help(kit, phone, lang="fa"):
@@ -321,12 +417,19 @@ def test_cancel_at_each_step_ends_the_dialog(kit, step, index):
 def test_language_switch_mid_dialog(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "reading", kit.TOU, reading_index=1)
-    say(phone, "EN", kit.t("language_set", "en"),
-        kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
+    say(
+        phone,
+        "EN",
+        kit.t("language_set", "en"),
+        kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"),
+    )
     assert phone.session.language == "en" and phone.answers["readings"] == {"low": "012005"}
     say(phone, "23900", kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
-    say(phone, "bad", kit.t("err_digits", "en") + "\n"
-        + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
+    say(
+        phone,
+        "bad",
+        kit.t("err_digits", "en") + "\n" + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"),
+    )
     say(phone, "فارسی", kit.t("language_set", "fa"), kit.t("ask_reading", register="اوج‌بار", digits=6, last="004000"))
     say(phone, "4200", kit.t("ask_date"))
     say(phone, "English", kit.t("language_set", "en"), kit.t("ask_date", "en"))
@@ -384,8 +487,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("step, bill, index, text, key, params", WRONG,
-                         ids=[f"{w[0]}-{w[4]}-{i}" for i, w in enumerate(WRONG)])
+@pytest.mark.parametrize(
+    "step, bill, index, text, key, params", WRONG, ids=[f"{w[0]}-{w[4]}-{i}" for i, w in enumerate(WRONG)]
+)
 def test_wrong_answer_gets_error_and_same_question(kit, step, bill, index, text, key, params):
     phone = kit.Phone()
     walk_to(kit, phone, step, bill, reading_index=index)
@@ -403,8 +507,11 @@ def test_wrong_answer_gets_error_and_same_question(kit, step, bill, index, text,
 def test_wrong_answer_in_english(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "bill", lang="en")
-    say(phone, "1234567804113", kit.t("err_bill_not_electricity", "en", service="water") + "\n"
-        + kit.t("ask_bill", "en"))
+    say(
+        phone,
+        "1234567804113",
+        kit.t("err_bill_not_electricity", "en", service="water") + "\n" + kit.t("ask_bill", "en"),
+    )
 
 
 def test_demand_with_decimals_accepted(kit):
@@ -457,6 +564,7 @@ def test_unknown_bill_then_known_bill(kit):
 
 # ---------------------------------------------------------------- media
 
+
 def test_media_at_non_receipt_step_is_kept_and_attached(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "nid")
@@ -506,6 +614,7 @@ def test_both_media_appear_in_finish_request(kit):
 
 # ---------------------------------------------------------------- expiry, no dialog, double confirm
 
+
 def test_idle_expiry_starts_afresh_and_says_so(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "reading")
@@ -539,9 +648,18 @@ def test_thirty_minutes_is_not_yet_expired(kit):
     assert phone.session.last_active == kit.START + timedelta(minutes=59)
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("سلام", "fa"), ("hello", "en"), ("123", "fa"), ("", "fa"), ("۱", "fa"), ("😀", "fa"), ("yes", "en"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("سلام", "fa"),
+        ("hello", "en"),
+        ("123", "fa"),
+        ("", "fa"),
+        ("۱", "fa"),
+        ("😀", "fa"),
+        ("yes", "en"),
+    ],
+)
 def test_any_text_without_dialog_gets_menu(kit, text, lang):
     phone = kit.Phone()
     say(phone, text, kit.t("menu", lang))
@@ -559,6 +677,7 @@ def test_second_confirm_yields_no_second_request(kit):
 
 def test_advance_does_not_mutate_the_given_session(kit):
     import dialogs
+
     phone = kit.Phone()
     walk_to(kit, phone, "reading", kit.TOU)
     frozen = copy.deepcopy(phone.session)
@@ -569,12 +688,16 @@ def test_advance_does_not_mutate_the_given_session(kit):
 
 # ---------------------------------------------------------------- stored values are plain ASCII digits
 
-@pytest.mark.parametrize("step, text", [
-    ("reading", "０４６００"),        # fullwidth digits
-    ("reading", "०४६००"),            # Devanagari digits
-    ("receipt", "１２３４５６７８"),
-    ("receipt", "¹²³⁴⁵"),           # superscripts pass str.isdigit
-])
+
+@pytest.mark.parametrize(
+    "step, text",
+    [
+        ("reading", "０４６００"),  # fullwidth digits
+        ("reading", "०४६००"),  # Devanagari digits
+        ("receipt", "１２３４５６７８"),
+        ("receipt", "¹²³⁴⁵"),  # superscripts pass str.isdigit
+    ],
+)
 def test_foreign_digits_never_stored(kit, step, text):
     phone = kit.Phone()
     walk_to(kit, phone, step)
@@ -586,9 +709,16 @@ def test_foreign_digits_never_stored(kit, step, text):
 # ---------------------------------------------------------------- property: no input breaks the dialog
 
 ORDER = ["bill", "nid", "reading", "date", "desc", "receipt", "confirm"]
-PROPERTY_STEPS = [("bill", None, 0), ("nid", None, 0), ("reading", "2345678904125", 1),
-                  ("reading", "3456789004123", 5), ("date", None, 0), ("desc", None, 0), ("receipt", None, 0),
-                  ("confirm", None, 0)]
+PROPERTY_STEPS = [
+    ("bill", None, 0),
+    ("nid", None, 0),
+    ("reading", "2345678904125", 1),
+    ("reading", "3456789004123", 5),
+    ("date", None, 0),
+    ("desc", None, 0),
+    ("receipt", None, 0),
+    ("confirm", None, 0),
+]
 
 
 def _position(session) -> tuple[int, int]:

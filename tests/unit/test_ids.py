@@ -44,12 +44,7 @@ def with_bill_check(prefix: str) -> str:
 
 def single_digit_variants(digits: str) -> list[str]:
     """Every string differing from `digits` in exactly one position."""
-    return [
-        digits[:i] + d + digits[i + 1 :]
-        for i in range(len(digits))
-        for d in "0123456789"
-        if d != digits[i]
-    ]
+    return [digits[:i] + d + digits[i + 1 :] for i in range(len(digits)) for d in "0123456789" if d != digits[i]]
 
 
 def error_code(func, *args) -> str:
@@ -174,8 +169,14 @@ def test_other_utility_bill_is_valid_but_not_electricity(service: int, name: str
 
 def test_service_names_table() -> None:
     assert SERVICE_NAMES == {
-        1: "water", 2: "electricity", 3: "gas", 4: "phone",
-        5: "mobile", 6: "municipality", 8: "tax", 9: "traffic_fine",
+        1: "water",
+        2: "electricity",
+        3: "gas",
+        4: "phone",
+        5: "mobile",
+        6: "municipality",
+        8: "tax",
+        9: "traffic_fine",
     }
 
 
@@ -207,8 +208,14 @@ def test_payment_id_is_bound_to_its_bill() -> None:
 
 @pytest.mark.parametrize(
     ("bill", "pid"),
-    [("1234567804121", ""), ("1234567804121", "abc"), ("1234567804121", None),
-     ("garbage", "150910"), ("1234567804122", "150910"), ("1234567804121", "12345")],
+    [
+        ("1234567804121", ""),
+        ("1234567804121", "abc"),
+        ("1234567804121", None),
+        ("garbage", "150910"),
+        ("1234567804122", "150910"),
+        ("1234567804121", "12345"),
+    ],
 )
 def test_payment_id_garbage_returns_false(bill: str, pid: str) -> None:
     assert valid_payment_id(bill, pid) is False

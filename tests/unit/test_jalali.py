@@ -80,8 +80,11 @@ def test_on_last_reading_day_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("d", "expected"),
-    [(datetime.date(2026, 3, 21), "1405/01/01"), (datetime.date(2026, 11, 26), "1405/09/05"),
-     (datetime.date(2021, 3, 21), "1400/01/01")],
+    [
+        (datetime.date(2026, 3, 21), "1405/01/01"),
+        (datetime.date(2026, 11, 26), "1405/09/05"),
+        (datetime.date(2021, 3, 21), "1400/01/01"),
+    ],
 )
 def test_to_jalali_str_zero_padded(d: datetime.date, expected: str) -> None:
     assert to_jalali_str(d) == expected

@@ -1,5 +1,6 @@
 """The confirmed request is written out once: the job argument, the table, the subscriber system's body and its
 replay check all derive from dialogs.request.ConfirmedRequest."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,20 @@ from storage.models import Request
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = ConfirmedRequest(
-    dialog_id="SM1", bill_id="1234567804121", national_id="0012345679", mobile="+989121234567",
-    readings={"low": "012100", "mid": "023100"}, wraps=("low",), reading_date=date(2026, 11, 22),
-    description="کنتور حیاط", receipt_reference="123456", attachments=(Attachment("http://x/1", "image/jpeg", "nid"),),
-    language="fa", registers=("low", "mid"), confirmed_at=datetime(2026, 11, 26, 10, 0))
+    dialog_id="SM1",
+    bill_id="1234567804121",
+    national_id="0012345679",
+    mobile="+989121234567",
+    readings={"low": "012100", "mid": "023100"},
+    wraps=("low",),
+    reading_date=date(2026, 11, 22),
+    description="کنتور حیاط",
+    receipt_reference="123456",
+    attachments=(Attachment("http://x/1", "image/jpeg", "nid"),),
+    language="fa",
+    registers=("low", "mid"),
+    confirmed_at=datetime(2026, 11, 26, 10, 0),
+)
 
 
 def test_the_job_argument_is_plain_json_and_reads_back_whole():

@@ -1,4 +1,5 @@
 """Settings stay strict but light: a wrong, unknown or missing key stops Kontor with its dotted name."""
+
 from __future__ import annotations
 
 import copy
@@ -47,40 +48,50 @@ def production(config: dict[str, Any]) -> None:
 def test_the_shipped_config_loads_with_its_types(tmp_path: Path) -> None:
     settings = load_with(tmp_path)
     assert settings.server.port == 8080 and settings.worker.retry_intervals == [5, 30, 120, 600]
-    assert settings.outside_systems.timeout_seconds == 3.0 and isinstance(settings.outside_systems.timeout_seconds,
-                                                                          float)
+    assert settings.outside_systems.timeout_seconds == 3.0 and isinstance(
+        settings.outside_systems.timeout_seconds, float
+    )
     assert settings.tariff is not None and settings.tariff.time_of_use["peak"] == 2.0
     assert settings.sandbox.latency_ms == 0 and settings.twilio.auth_token == ""
     assert Path(settings.data_dir) == tmp_path / "var" and settings.source == str(tmp_path / "config.yaml")
 
 
-@pytest.mark.parametrize(("change", "name"), [
-    (lambda c: c.update(extra=1), "extra"),
-    (lambda c: c.update(source="elsewhere"), "source"),
-    (lambda c: c["server"].update(hostname="x"), "server.hostname"),
-    (lambda c: c["sandbox"].update(latency=5), "sandbox.latency"),
-])
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        (lambda c: c.update(extra=1), "extra"),
+        (lambda c: c.update(source="elsewhere"), "source"),
+        (lambda c: c["server"].update(hostname="x"), "server.hostname"),
+        (lambda c: c["sandbox"].update(latency=5), "sandbox.latency"),
+    ],
+)
 def test_an_unknown_key_is_named(tmp_path: Path, change: Any, name: str) -> None:
     assert refused(tmp_path, change) == f"unknown setting(s): {name}"
 
 
-@pytest.mark.parametrize(("change", "name"), [
-    (lambda c: c.pop("limits"), "limits"),
-    (lambda c: c["dialog"].pop("lock_seconds"), "dialog.lock_seconds"),
-    (lambda c: c["tariff"].pop("vat"), "tariff.vat"),
-])
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        (lambda c: c.pop("limits"), "limits"),
+        (lambda c: c["dialog"].pop("lock_seconds"), "dialog.lock_seconds"),
+        (lambda c: c["tariff"].pop("vat"), "tariff.vat"),
+    ],
+)
 def test_a_missing_key_is_named(tmp_path: Path, change: Any, name: str) -> None:
     assert refused(tmp_path, change) == f"missing setting(s): {name}"
 
 
-@pytest.mark.parametrize(("change", "name"), [
-    (lambda c: c["server"].update(port="8080"), "server.port"),
-    (lambda c: c["limits"].update(per_phone_per_minute=True), "limits.per_phone_per_minute"),
-    (lambda c: c["readings"].update(usual_factor=False), "readings.usual_factor"),
-    (lambda c: c["worker"].update(retry_intervals=[5, "x"]), "worker.retry_intervals"),
-    (lambda c: c["documents"].update(require_receipt=1), "documents.require_receipt"),
-    (lambda c: c.update(server=5), "server"),
-])
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        (lambda c: c["server"].update(port="8080"), "server.port"),
+        (lambda c: c["limits"].update(per_phone_per_minute=True), "limits.per_phone_per_minute"),
+        (lambda c: c["readings"].update(usual_factor=False), "readings.usual_factor"),
+        (lambda c: c["worker"].update(retry_intervals=[5, "x"]), "worker.retry_intervals"),
+        (lambda c: c["documents"].update(require_receipt=1), "documents.require_receipt"),
+        (lambda c: c.update(server=5), "server"),
+    ],
+)
 def test_a_wrong_type_is_named(tmp_path: Path, change: Any, name: str) -> None:
     assert refused(tmp_path, change).startswith(f"{name}: expected ")
 
@@ -115,7 +126,7 @@ def test_the_sandbox_needs_the_tariff(tmp_path: Path) -> None:
 def test_other_checks_and_a_file_that_is_not_settings(tmp_path: Path) -> None:
     assert refused(tmp_path, lambda c: c["dialog"].update(default_language="de")).startswith("dialog.default_language")
     with pytest.raises(ConfigError, match="expected a mapping"):
-        load(write(tmp_path, ["not", "a", "mapping"]), environ={})        # type: ignore[arg-type]  # a bad file
+        load(write(tmp_path, ["not", "a", "mapping"]), environ={})  # type: ignore[arg-type]  # a bad file
     with pytest.raises(ConfigError, match="not found"):
         load(tmp_path / "absent.yaml", environ={})
 

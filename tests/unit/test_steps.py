@@ -1,4 +1,5 @@
 """The steps table: its order is the dialog's, and a row that applies only under some rules is skipped otherwise."""
+
 from __future__ import annotations
 
 import dataclasses
