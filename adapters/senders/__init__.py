@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ class TransientSendError(Exception):
     """The gateway is busy or unreachable now (429, 5xx, network): retry later with backoff."""
 
 
+class AccountError(TransientSendError):
+    """The gateway refused our account, not the message (a wrong or rotated key, an IP not allow-listed):
+    the outbox holds the message and retries with backoff, loudly, until an operator fixes the account."""
+
+
 @dataclass(frozen=True)
 class MediaAccess:
     """Which inbound media URLs may be fetched (only the gateway's own: no SSRF through a webhook), and how."""
@@ -40,8 +46,14 @@ class Sender(Protocol):
     number: str  # the sender number: outbound SMS are throttled per number
     media: MediaAccess  # the gateway's own media URLs and credentials (MMS attachments)
 
-    def send(self, to: str, body: str) -> str:
-        """Send one SMS; returns the provider's message id. Raises PermanentSendError or TransientSendError."""
+    def send(self, to: str, body: str, local_id: str = "") -> str:
+        """Send one SMS; returns the provider's message id. Raises PermanentSendError or TransientSendError.
+
+        `local_id` is Kontor's own id of the message, for gateways that keep it (reconciliation)."""
+
+    def find(self, to: str, body: str, since: datetime, local_id: str = "") -> str | None:
+        """The provider id of this message if the gateway already accepted it (sent at or after `since`, UTC),
+        None when the gateway has no record of it; raises TransientSendError when it cannot tell now."""
 
 
 def from_settings(settings: Settings) -> Sender:

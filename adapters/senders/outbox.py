@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from adapters.senders import MediaAccess
@@ -17,8 +18,12 @@ class OutboxSender:
     number = "outbox"
     media = MediaAccess()
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, local_id: str = "") -> str:
         return "local"
+
+    def find(self, to: str, body: str, since: datetime, local_id: str = "") -> str | None:
+        """The row is the message: nothing ever left, so there is nothing to find (a resend is a no-op too)."""
+        return None
 
 
 def from_settings(settings: Settings) -> OutboxSender:

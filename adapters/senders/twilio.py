@@ -56,7 +56,7 @@ class TwilioSender:
         prefixes = tuple(sorted(p.rstrip("/") + "/" for p in {TWILIO_API, api_base_url} if p))
         self.media = MediaAccess(prefixes, (account_sid, auth_token))  # MMS media: Twilio's URLs, its credentials
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, local_id: str = "") -> str:
         try:
             return str(self.client.messages.create(to=to, from_=self.number, body=body).sid)
         except TwilioRestException as exc:
