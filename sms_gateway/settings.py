@@ -116,6 +116,15 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class Desk:
+    """The utility's desk: its own address, the URL people use (https = Secure cookies), the cookie secret."""
+    host: str
+    port: int
+    public_url: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str
     server: Server
@@ -134,6 +143,7 @@ class Settings:
     tariff: Tariff
     limits: Limits
     outbound: Outbound
+    desk: Desk
     source: str = field(default="", compare=False)
 
     @property
