@@ -38,10 +38,12 @@ def stats_page() -> Any:
     report, shown = report_from_args()
     rows = stats.table(report, g.lang)
     periods = [r[0] for r in rows[:-1]]
-    charts = [svg.bars([i18n.digits(p, g.lang) for p in periods], [r.total for r in report.rows],
-                       i18n.word("request", g.lang), rtl=g.lang == "fa"),
-              svg.bars([i18n.digits(p, g.lang) for p in periods], [stats.mean(r.hours) or 0 for r in report.rows],
-                       i18n.word("service_time", g.lang), rtl=g.lang == "fa")]
+    labels, rtl = [i18n.digits(p, g.lang) for p in periods], g.lang == "fa"
+    figures = {"requests": [float(r.total) for r in report.rows],
+               "service_time": [stats.mean(r.hours) or 0.0 for r in report.rows]}
+    charts = [(i18n.word(name, g.lang), svg.bars(labels, values, i18n.word(name, g.lang), rtl,
+                                                 lambda text: i18n.digits(text, g.lang)))
+              for name, values in figures.items()]
     return render_template("stats.html", header=stats.header(report), rows=rows, charts=charts, shown=shown)
 
 

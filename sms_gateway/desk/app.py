@@ -56,15 +56,17 @@ def create_desk_app(built: Services) -> Flask:
     CSRFProtect(app)
     app.after_request(_headers)
     app.context_processor(_helpers)
-    app.register_error_handler(CSRFError, lambda exc: (render_template("error.html",
-                                                                       message=i18n.word("csrf", g.get("lang", "fa"))), 400))
-    app.register_error_handler(404, lambda exc: (render_template("error.html",
-                                                                 message=i18n.word("not_found", g.get("lang", "fa"))), 404))
+    app.register_error_handler(CSRFError, lambda exc: _error("csrf", 400))
+    app.register_error_handler(404, lambda exc: _error("not_found", 404))
     from sms_gateway.desk import admin, auth, views
 
     for blueprint in (auth.bp, views.bp, admin.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def _error(key: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", message=i18n.word(key, g.get("lang", "fa"))), status
 
 
 def _signed_in() -> Response | None:
@@ -98,10 +100,15 @@ def _helpers() -> dict[str, Any]:
             "num": lambda value: i18n.digits(value, lang), "jdate": lambda moment: i18n.jalali(moment, lang),
             "can": lambda permission: g.get("user") is not None and allowed(g.user.role, permission),
             "status_name": lambda status: current().rules.catalogue.status(status, lang),
-            "reason_text": _reason_text, "mask": mask_digits}
+            "reason_text": _reason_text,
+            "column_label": lambda name: i18n.column(name, lang, lambda s: current().rules.catalogue.status(s, lang)),
+            "register_name": lambda name: current().rules.catalogue.registers.get(name, {}).get(lang, name),
+            "mask": mask_digits}
 
 
 def _reason_text(code: str) -> str:
     """A status reason in the desk's language: the subscribers' wording when the catalogue has it."""
     messages = current().rules.catalogue.messages
-    return messages[f"reason_{code}"][g.lang] if f"reason_{code}" in messages else code.replace("_", " ")
+    if f"reason_{code}" in messages:
+        return messages[f"reason_{code}"][g.lang]
+    return i18n.word(f"reason_{code}", g.lang) if f"reason_{code}" in i18n.WORDS else code.replace("_", " ")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from dialogs.ids import valid_payment_id
+from sms_gateway.desk.stats import SEASONS
 from sms_gateway.runtime import catalogue
 from storage.staff import DeskDecision
 from tests.browser.conftest import PASSWORD, DeskStack
@@ -202,3 +203,21 @@ def test_a_script_in_the_description_is_shown_as_text(desk_stack: DeskStack, con
     assert page.inner_text("#description") == script
     assert "owned" not in page.title() and not dialogs
     snap(page, "script-as-text")
+
+
+def test_search_statistics_audit_and_the_english_switch(desk_stack: DeskStack, context: Any, snap: Snap) -> None:
+    tracking = flagged_by_conversation(desk_stack)
+    page = log_in(context, desk_stack, "aud")
+    page.goto(desk_stack.url + f"search?q={WRAP_PHONE.replace('+98', '0')}")
+    assert page.locator("tr", has_text=tracking.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))).count() == 1
+    page.goto(desk_stack.url + "stats?by=season")
+    table = page.inner_text("#stats")
+    assert page.locator("svg.chart").count() == 2 and any(season in table for season in SEASONS["fa"])
+    snap(page, "stats-fa")
+    page.click("a.lang")
+    assert page.get_attribute("html", "dir") == "ltr" and page.inner_text("h1") == "Statistics"
+    assert page.locator("#stats tbody tr").last.inner_text().startswith("all")
+    snap(page, "stats-en")
+    page.goto(desk_stack.url + "audit")
+    assert "login" in page.inner_text("#audit") and "user_added" in page.inner_text("#audit")
+    snap(page, "audit-en")
