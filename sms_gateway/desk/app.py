@@ -103,7 +103,12 @@ def _helpers() -> dict[str, Any]:
             "reason_text": _reason_text,
             "column_label": lambda name: i18n.column(name, lang, lambda s: current().rules.catalogue.status(s, lang)),
             "register_name": lambda name: current().rules.catalogue.registers.get(name, {}).get(lang, name),
-            "mask": mask_digits}
+            "mask": mask_digits, "local_mobile": _local_mobile}
+
+
+def _local_mobile(mobile: str) -> str:
+    """+989121234567 as Iranians write it, 09121234567 (no sign to flip in a right-to-left line)."""
+    return "0" + mobile[3:] if mobile.startswith("+98") else mobile
 
 
 def _reason_text(code: str) -> str:

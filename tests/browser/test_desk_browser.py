@@ -136,6 +136,7 @@ def test_a_flagged_request_is_approved_and_one_sms_carries_the_bill(desk_stack: 
     assert "******" in page.inner_text("#national_id")
     page.click("#reveal-national_id")
     assert page.inner_text("#national_id") == WRAP_NID.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    snap(page, "request")
     page.click("#approve")
     assert "تصمیم ثبت شد" in page.inner_text(".flash")
     snap(page, "approved")
