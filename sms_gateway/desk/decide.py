@@ -2,6 +2,7 @@
 and exactly one SMS owed in the same transaction, then handed to the worker to deliver."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from storage.models import Request, StatusChange
 from storage.staff import DeskDecision
 
 log = logging.getLogger("kontor.desk")
+LOCK_SECONDS = 120        # longer than the subscriber system's timeout with retries
 ACTIONS = {"approve": "bill_issued", "reread": "read_again", "reject": "rejected"}
 REASONS = {"approve": ("",), "reread": ("reread_unclear", "reread_register", "reread_date"),
            "reject": ("reading_not_credible", "duplicate_request", "meter_inspection")}
@@ -40,9 +42,28 @@ def payload(row: Request) -> dict[str, Any]:
 
 def decide(services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str,
            now: datetime) -> Result:
-    """Approve (the subscriber system issues the bill), ask to read again, or reject; the first reviewer wins."""
+    """Approve (the subscriber system issues the bill), ask to read again, or reject; the first reviewer wins.
+
+    A short Redis lock keeps a second reviewer out while the first one's bill is being issued (so a bill is never
+    issued for a request another reviewer rejects); the compare-and-set in SQL is what guarantees one decision."""
     if action not in ACTIONS or reason not in REASONS[action]:
         raise ValueError(f"unknown action or reason: {action} {reason}")
+    lock = services.redis.lock(f"kontor:desk:deciding:{request_id}", timeout=LOCK_SECONDS, blocking=False)
+    try:
+        if not lock.acquire():
+            return Result(False, "being_decided")
+    except RedisError as exc:
+        log.error("no decision without the deciding lock: %s", exc)
+        return Result(False, "try_later")
+    try:
+        return _decide(services, request_id, action, reason, note, actor, now)
+    finally:
+        with contextlib.suppress(RedisError):     # expired or Redis gone: the lock lapses on its own
+            lock.release()
+
+
+def _decide(services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str,
+            now: datetime) -> Result:
     with services.db() as db:
         row = db.get(Request, request_id)
         if row is None:

@@ -90,3 +90,15 @@ def test_search_and_queue_filters(desk: Desk) -> None:
     assert tracking not in auditor.get("/?from=1499/01/01").get_data(as_text=True)
     assert tracking in auditor.get("/?from=1400/01/01&to=1499/12/29").get_data(as_text=True)
     assert request_id
+
+
+def test_a_reviewer_is_kept_out_while_another_is_deciding(desk: Desk) -> None:
+    from sms_gateway.desk import decide as deciding
+
+    request_id = flagged_request(desk.services.db, utcnow(), "100000000075")
+    held = desk.services.redis.lock(f"kontor:desk:deciding:{request_id}", timeout=30)
+    assert held.acquire(blocking=False)
+    result = deciding.decide(desk.services, request_id, "reject", "duplicate_request", "", "rob", utcnow())
+    assert result == deciding.Result(False, "being_decided") and status_of(desk.services.db, request_id) == "under_review"
+    held.release()
+    assert deciding.decide(desk.services, request_id, "reject", "duplicate_request", "", "rob", utcnow()).done
