@@ -83,6 +83,7 @@ def desk_stack(request: pytest.FixtureRequest, redis_server: str,
     try:
         url = f"http://127.0.0.1:{desk_port}/"
         wait_for_desk(url, stack.procs["desk"], folder / "desk.log")
+        assert "created user 'admin' with password: " in (folder / "desk.log").read_text()   # printed once
         add_people(config)
         yield DeskStack(stack, twilio, url, engine)
     finally:
