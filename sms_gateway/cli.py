@@ -73,7 +73,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
-        roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker", "desk"]
+        roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker", "desk", "metrics"]
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
             extra = [] if role == "sandbox" else ["--no-migrate"]

@@ -125,6 +125,13 @@ class Desk:
 
 
 @dataclass(frozen=True)
+class Metrics:
+    """Where `kontor metrics` serves Prometheus' /metrics: an operator's address, never the public webhook's."""
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str
     server: Server
@@ -144,6 +151,7 @@ class Settings:
     limits: Limits
     outbound: Outbound
     desk: Desk
+    metrics: Metrics
     source: str = field(default="", compare=False)
 
     @property

@@ -22,6 +22,8 @@ def add_commands(command: Command, settings_of: SettingsOf) -> None:
     users.add_argument("action", choices=("add", "disable"))
     users.add_argument("name")
     users.add_argument("--role", choices=("reviewer", "auditor", "admin"), help="for add")
+    metrics = command("metrics", lambda a: cmd_metrics(settings_of(a)), "serve Prometheus /metrics (metrics.host:port)")
+    metrics.add_argument("--no-migrate", action="store_true", help="accepted for symmetry; metrics never migrate")
     stats = command("stats", lambda a: cmd_stats(settings_of(a), a, sys.stdout), "the service card's statistics")
     stats.add_argument("--by", choices=("month", "season", "year"), default="month")
     stats.add_argument("--from", dest="start", default="", help="Jalali date, e.g. 1405/01/01")
@@ -49,6 +51,14 @@ def cmd_desk(settings: Settings, no_migrate: bool) -> int:
               flush=True)
     print(f"Kontor desk: {desk_url(settings)}", flush=True)
     DeskWeb(settings).run()
+    return 0
+
+
+def cmd_metrics(settings: Settings) -> int:
+    from sms_gateway import metrics
+    from sms_gateway.runtime import build
+
+    metrics.serve(build(settings))
     return 0
 
 

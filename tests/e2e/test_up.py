@@ -27,6 +27,7 @@ def local_config(folder: Path) -> tuple[Path, int]:
     config["server"].update(port=port, workers=1)
     config["sandbox"]["port"] = free_port()
     config["desk"]["port"] = free_port()
+    config["metrics"]["port"] = free_port()
     assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""   # the embedded defaults
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
