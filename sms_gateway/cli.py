@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sms_gateway.settings import ConfigError, Settings, config_path, load
 
