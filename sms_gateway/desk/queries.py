@@ -77,6 +77,10 @@ def messages_about(db: Session, dialog_id: str) -> list[OutboundMessage]:
                            .order_by(OutboundMessage.id)))
 
 
+def history_of(db: Session, request_id: int) -> list[StatusChange]:
+    return list(db.scalars(select(StatusChange).where(StatusChange.request_id == request_id).order_by(StatusChange.id)))
+
+
 def decision_of(db: Session, request_id: int) -> DeskDecision | None:
     return db.scalar(select(DeskDecision).where(DeskDecision.request_id == request_id))
 

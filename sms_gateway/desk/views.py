@@ -6,7 +6,6 @@ from typing import Any
 
 import jdatetime
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_from_directory, url_for
-from sqlalchemy import select
 
 from adapters.http import OutsideSystemError, OutsideSystemUnavailable
 from adapters.tariff import ENERGY, billing_days
@@ -17,7 +16,7 @@ from sms_gateway.desk import i18n, queries
 from sms_gateway.desk.app import current, require
 from sms_gateway.desk.stats import parse_jalali
 from sms_gateway.desk.users import audit
-from storage.models import Request, StatusChange
+from storage.models import Request
 
 bp = Blueprint("views", __name__)
 STATUSES = ("under_review", "received", "bill_issued", "rejected", "read_again")
@@ -66,21 +65,17 @@ def _registers(row: Request, meter: Meter | None) -> tuple[list[dict[str, Any]],
 
 
 def _show(row: Request, revealed: tuple[str, ...] = ()) -> Any:
+    """The request page; `revealed` names the fields a reviewer just asked to see in full."""
     meter = _meter(row.bill_id)
     registers, usual = _registers(row, meter)
     energy = sum(float(r["use"]) for r in registers if r["name"] in ENERGY and r["use"] != "")
     with current().db() as db:
         messages = queries.messages_about(db, row.dialog_id)
         decision = queries.decision_of(db, row.id)
-        history = _history(db, row.id)
+        history = queries.history_of(db, row.id)
     return render_template("request.html", row=row, meter=meter, registers=registers, usual=usual,
                            above_usual=usual is not None and energy > usual, messages=messages, decision=decision,
                            history=history, revealed=revealed, reasons=deciding.REASONS)
-
-
-def _history(db: Any, request_id: int) -> list[StatusChange]:
-    return list(db.scalars(select(StatusChange).where(StatusChange.request_id == request_id)
-                           .order_by(StatusChange.id)))
 
 
 def _row(request_id: int) -> Request:
