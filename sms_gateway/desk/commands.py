@@ -76,8 +76,9 @@ def read_password(stdin: TextIO) -> str:
 def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     from sms_gateway.desk.users import add_user, disable_user
     from sms_gateway.outbox import utcnow
-    from storage.db import make_engine, session_factory
+    from storage.db import make_engine, session_factory, upgrade
 
+    upgrade(settings.database_url)          # the desk's tables may not exist yet on a fresh database
     factory = session_factory(make_engine(settings.database_url))
     try:
         with factory.begin() as db:
