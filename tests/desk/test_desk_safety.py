@@ -75,3 +75,13 @@ def test_the_subscriber_system_issues_a_reviewed_bill_once(desk: Desk) -> None:
     assert first == again and first.status == "bill_issued" and first.amount_rials
     assert first.payment_id and valid_payment_id(request["bill_id"], first.payment_id)
     assert first.consumption == {"mid": 90.0}
+
+
+def test_the_migrations_match_the_models(desk: Desk) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    with desk.services.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
