@@ -85,3 +85,10 @@ def test_the_migrations_match_the_models(desk: Desk) -> None:
 
     with desk.services.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_the_public_webhook_app_has_no_desk(desk: Desk) -> None:
+    from sms_gateway.app import create_app
+
+    rules = {rule.rule for rule in create_app(desk.services).url_map.iter_rules()}
+    assert not rules & {"/login", "/requests/<int:request_id>", "/stats", "/users", "/metrics"}
