@@ -58,7 +58,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "csrf": ("فرم منقضی یا نامعتبر است؛ صفحه را دوباره باز کنید.", "The form expired or is invalid; reload the page."),
     "search_hint": ("رهگیری، شناسه قبض، همراه یا کد ملی", "Tracking no., bill ID, mobile or national ID"),
     "switch": ("English", "فارسی"), "hours": ("ساعت", "h"), "days": ("روز", "d"), "kwh": ("کیلووات‌ساعت", "kWh"),
-    "sms": ("پیامک", "SMS"),
+    "sms": ("پیامک", "SMS"), "sent": ("ارسال شد", "sent"), "pending": ("در صف ارسال", "pending"),
+    "failed": ("ناموفق", "failed"), "suppressed": ("لغو عضویت مشترک", "opted out"),
     # why the subscriber system (or Kontor) sent a request to review: staff read these, subscribers never do
     "reason_meter_wrapped": ("کنتور دور زده است", "the meter rolled over"),
     "reason_reading_below_last": ("قرائت کمتر از قبلی", "a reading below the last one"),
