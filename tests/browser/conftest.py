@@ -29,6 +29,7 @@ PEOPLE = {"rita": "reviewer", "rob": "reviewer", "aud": "auditor"}
 
 def chromium() -> str:
     """The system's Chromium, or skip: the lead's CI installs it from Debian's packages."""
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra installs it)")
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         pytest.skip("no system Chromium: apt-get install -y chromium (the browser tests never download one)")
