@@ -123,8 +123,10 @@ class HttpSubscriberSystem(JsonClient):
 
     def issue_bill(self, request: dict[str, Any]) -> Submission:
         """POST /bills/{bill_id}/out-of-cycle/{tracking}/issue; idempotent by tracking number."""
-        path = (f"/bills/{quote(str(request['bill_id']), safe='')}/out-of-cycle/"
-                f"{quote(str(request['tracking_number']), safe='')}/issue")
+        path = (
+            f"/bills/{quote(str(request['bill_id']), safe='')}/out-of-cycle/"
+            f"{quote(str(request['tracking_number']), safe='')}/issue"
+        )
         answer = submission_from_json(self.post_json(path, request))
         if answer.status != "bill_issued":
             raise OutsideSystemError("subscriber_system", 200, f"no bill issued: {answer!r}")
@@ -190,11 +192,12 @@ class SandboxSubscriberSystem:
         reading_date = check_request(meter, request)
         with self._lock:
             if request["tracking_number"] not in self.issued:
-                use = tariff.consumption(meter, request["readings"], request["wraps"])
-                days = tariff.billing_days(datetime.date.fromisoformat(meter.last_date), reading_date)
+                use = use_per_register(meter, request["readings"], request["wraps"])
+                days = days_since(meter.last_date, reading_date)
                 amount = tariff.bill_rials(meter, use, days, self.rates)
                 self.issued[request["tracking_number"]] = Submission(
-                    "bill_issued", amount, tariff.payment_id(meter.bill_id, amount, reading_date), "", use)
+                    "bill_issued", amount, tariff.payment_id(meter.bill_id, amount, reading_date), "", use
+                )
             return self.issued[request["tracking_number"]]
 
     def _judge(self, meter: Meter, request: dict[str, Any], reading_date: datetime.date) -> Submission:

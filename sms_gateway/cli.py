@@ -180,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_argument("action", choices=("failed", "retry"))
     from sms_gateway.desk.commands import add_commands
 
-    add_commands(command, _settings)   # desk, users, stats (issue 10)
+    add_commands(command, _settings)  # desk, users, stats (issue 10)
     return p
 
 

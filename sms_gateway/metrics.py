@@ -2,6 +2,7 @@
 gateway and status, desk decisions, queue depth and failed jobs. One `kontor metrics` process serves them on an
 operator's address (`metrics.host:port`), never on the public webhook; any number of web, worker and desk
 processes move them, since they live in SQL and Redis rather than in one process's memory."""
+
 from __future__ import annotations
 
 import logging
@@ -41,13 +42,26 @@ class StateCollector(Collector):
 
     def _sql(self) -> list[Metric]:
         queries: list[tuple[str, str, list[str], Any]] = [
-            ("kontor_requests", "stored requests by status and channel", ["status", "channel"],
-             select(Request.status, Request.channel, func.count()).group_by(Request.status, Request.channel)),
-            ("kontor_outbound_messages", "owed SMS by gateway and delivery status", ["gateway", "status"],
-             select(OutboundMessage.provider, OutboundMessage.status, func.count())
-             .group_by(OutboundMessage.provider, OutboundMessage.status)),
-            ("kontor_desk_decisions", "reviewers' decisions by action", ["action"],
-             select(DeskDecision.action, func.count()).group_by(DeskDecision.action)),
+            (
+                "kontor_requests",
+                "stored requests by status and channel",
+                ["status", "channel"],
+                select(Request.status, Request.channel, func.count()).group_by(Request.status, Request.channel),
+            ),
+            (
+                "kontor_outbound_messages",
+                "owed SMS by gateway and delivery status",
+                ["gateway", "status"],
+                select(OutboundMessage.provider, OutboundMessage.status, func.count()).group_by(
+                    OutboundMessage.provider, OutboundMessage.status
+                ),
+            ),
+            (
+                "kontor_desk_decisions",
+                "reviewers' decisions by action",
+                ["action"],
+                select(DeskDecision.action, func.count()).group_by(DeskDecision.action),
+            ),
         ]
         out: list[Metric] = []
         with self.services.db() as db:

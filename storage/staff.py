@@ -1,4 +1,5 @@
 """SQL tables of the utility's desk: the people who use it, their decisions, and an append-only audit log."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,6 +14,7 @@ ROLES = ("reviewer", "auditor", "admin")
 
 class StaffUser(Base):
     """A person at the distribution company; the password is kept only as a salted scrypt hash."""
+
     __tablename__ = "desk_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -27,6 +29,7 @@ class StaffUser(Base):
 
 class DeskDecision(Base):
     """What a reviewer decided about a flagged request; request_id is unique, so a request is decided once."""
+
     __tablename__ = "desk_decisions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -43,6 +46,7 @@ class DeskDecision(Base):
 
 class AuditEntry(Base):
     """One line of the audit log: logins, decisions, reveals, user changes. Rows are never changed or deleted."""
+
     __tablename__ = "desk_audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

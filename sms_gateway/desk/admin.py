@@ -1,4 +1,5 @@
 """Pages beyond the queue: statistics (tables, SVG charts, CSV), the audit log, and managing people."""
+
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
-from dialogs.ids import latin_digits
+from dialogs.text import latin_digits
 from sms_gateway.desk import i18n, queries, stats, svg
 from sms_gateway.desk.app import current, require
 from sms_gateway.desk.roles import ROLES
@@ -39,11 +40,17 @@ def stats_page() -> Any:
     rows = stats.table(report, g.lang)
     periods = [r[0] for r in rows[:-1]]
     labels, rtl = [i18n.digits(p, g.lang) for p in periods], g.lang == "fa"
-    figures = {"requests": [float(r.total) for r in report.rows],
-               "service_time": [stats.mean(r.hours) or 0.0 for r in report.rows]}
-    charts = [(i18n.word(name, g.lang), svg.bars(labels, values, i18n.word(name, g.lang), rtl,
-                                                 lambda text: i18n.digits(text, g.lang)))
-              for name, values in figures.items()]
+    figures = {
+        "requests": [float(r.total) for r in report.rows],
+        "service_time": [stats.mean(r.hours) or 0.0 for r in report.rows],
+    }
+    charts = [
+        (
+            i18n.word(name, g.lang),
+            svg.bars(labels, values, i18n.word(name, g.lang), rtl, lambda text: i18n.digits(text, g.lang)),
+        )
+        for name, values in figures.items()
+    ]
     return render_template("stats.html", header=stats.header(report), rows=rows, charts=charts, shown=shown)
 
 
@@ -56,8 +63,11 @@ def stats_csv() -> Response:
     writer = csv.writer(out)
     writer.writerow(stats.header(report))
     writer.writerows(stats.table(report, g.lang))
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=kontor-stats-{shown['by']}.csv"})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=kontor-stats-{shown['by']}.csv"},
+    )
 
 
 @bp.get("/audit")
@@ -79,8 +89,9 @@ def users_page() -> Any:
                 if action == "disable":
                     disable_user(db, name, g.user.name, g.now)
                 else:
-                    add_user(db, name, request.form.get("role", ""), request.form.get("password", ""), g.user.name,
-                             g.now)
+                    add_user(
+                        db, name, request.form.get("role", ""), request.form.get("password", ""), g.user.name, g.now
+                    )
             flash(i18n.word("user_disabled" if action == "disable" else "user_added", g.lang), "ok")
         except ValueError as exc:
             flash(str(exc), "error")

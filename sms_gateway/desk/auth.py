@@ -1,4 +1,5 @@
 """Signing in and out, and the language switch."""
+
 from __future__ import annotations
 
 from typing import Any

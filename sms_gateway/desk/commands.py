@@ -1,4 +1,5 @@
 """`kontor desk`, `kontor users add|disable` and `kontor stats`: the desk's commands, added to the CLI's parser."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,21 +35,20 @@ def add_commands(command: Command, settings_of: SettingsOf) -> None:
 
 def cmd_desk(settings: Settings, no_migrate: bool) -> int:
     """Migrations, the cookie secret, the first admin (password printed once), then gunicorn."""
+    from adapters.clock import utcnow
     from sms_gateway.desk.secret import secret_key
     from sms_gateway.desk.serve import DeskWeb, desk_url
     from sms_gateway.desk.users import bootstrap_admin
-    from sms_gateway.outbox import utcnow
     from storage.db import make_engine, session_factory, upgrade
 
     if not no_migrate:
         upgrade(settings.database_url)
-    secret_key(settings)                 # made once before the workers fork, so they all sign alike
+    secret_key(settings)  # made once before the workers fork, so they all sign alike
     engine = make_engine(settings.database_url)
     password = bootstrap_admin(session_factory(engine), utcnow())
     engine.dispose()
     if password:
-        print(f"Kontor desk: first start, created user 'admin' with password: {password}  (shown only now)",
-              flush=True)
+        print(f"Kontor desk: first start, created user 'admin' with password: {password}  (shown only now)", flush=True)
     print(f"Kontor desk: {desk_url(settings)}", flush=True)
     DeskWeb(settings).run()
     return 0
@@ -74,11 +74,11 @@ def read_password(stdin: TextIO) -> str:
 
 
 def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.clock import utcnow
     from sms_gateway.desk.users import add_user, disable_user
-    from sms_gateway.outbox import utcnow
     from storage.db import make_engine, session_factory, upgrade
 
-    upgrade(settings.database_url)          # the desk's tables may not exist yet on a fresh database
+    upgrade(settings.database_url)  # the desk's tables may not exist yet on a fresh database
     factory = session_factory(make_engine(settings.database_url))
     try:
         with factory.begin() as db:
@@ -98,7 +98,7 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_stats(settings: Settings, args: Any, out: TextIO) -> int:
     """The same table as the desk's statistics page and its CSV."""
-    from dialogs.ids import latin_digits
+    from dialogs.text import latin_digits
     from sms_gateway.desk import queries, stats
     from storage.db import make_engine, session_factory
 

@@ -1,5 +1,6 @@
 """A reviewer's decision on a flagged request: one compare-and-set status change, recorded with who and when,
 and exactly one SMS owed in the same transaction, then handed to the worker to deliver."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,15 +22,19 @@ from storage.models import Request, StatusChange
 from storage.staff import DeskDecision
 
 log = logging.getLogger("kontor.desk")
-LOCK_SECONDS = 120        # longer than the subscriber system's timeout with retries
+LOCK_SECONDS = 120  # longer than the subscriber system's timeout with retries
 ACTIONS = {"approve": "bill_issued", "reread": "read_again", "reject": "rejected"}
-REASONS = {"approve": ("",), "reread": ("reread_unclear", "reread_register", "reread_date"),
-           "reject": ("reading_not_credible", "duplicate_request", "meter_inspection")}
+REASONS = {
+    "approve": ("",),
+    "reread": ("reread_unclear", "reread_register", "reread_date"),
+    "reject": ("reading_not_credible", "duplicate_request", "meter_inspection"),
+}
 
 
 @dataclass(frozen=True)
 class Result:
     """done: this reviewer's decision is the one; else why not (already_decided, bill_failed, not_found)."""
+
     done: bool
     code: str
 
@@ -40,8 +45,9 @@ def payload(row: Request) -> dict[str, Any]:
     return data | {"reading_date": row.reading_date.isoformat()}
 
 
-def decide(services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str,
-           now: datetime) -> Result:
+def decide(
+    services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str, now: datetime
+) -> Result:
     """Approve (the subscriber system issues the bill), ask to read again, or reject; the first reviewer wins.
 
     A short Redis lock keeps a second reviewer out while the first one's bill is being issued (so a bill is never
@@ -58,12 +64,13 @@ def decide(services: runtime.Services, request_id: int, action: str, reason: str
     try:
         return _decide(services, request_id, action, reason, note, actor, now)
     finally:
-        with contextlib.suppress(RedisError):     # expired or Redis gone: the lock lapses on its own
+        with contextlib.suppress(RedisError):  # expired or Redis gone: the lock lapses on its own
             lock.release()
 
 
-def _decide(services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str,
-            now: datetime) -> Result:
+def _decide(
+    services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str, now: datetime
+) -> Result:
     with services.db() as db:
         row = db.get(Request, request_id)
         if row is None:
@@ -74,7 +81,7 @@ def _decide(services: runtime.Services, request_id: int, action: str, reason: st
     bill = None
     if action == "approve":
         try:
-            bill = services.cis.issue_bill(snapshot)     # idempotent by tracking number: a lost race costs nothing
+            bill = services.cis.issue_bill(snapshot)  # idempotent by tracking number: a lost race costs nothing
         except (OutsideSystemError, OutsideSystemUnavailable) as exc:
             log.error("the subscriber system did not issue the bill of %s: %s", snapshot["tracking_number"], exc)
             return Result(False, "bill_failed")
@@ -85,37 +92,64 @@ def _decide(services: runtime.Services, request_id: int, action: str, reason: st
     return Result(True, "decided")
 
 
-def _record(services: runtime.Services, request_id: int, action: str, reason: str, note: str, actor: str,
-            now: datetime, bill: Submission | None) -> int | None:
+def _record(
+    services: runtime.Services,
+    request_id: int,
+    action: str,
+    reason: str,
+    note: str,
+    actor: str,
+    now: datetime,
+    bill: Submission | None,
+) -> int | None:
     """The compare-and-set, the history, the decision, the audit line and the owed SMS: all or nothing."""
     status = ACTIONS[action]
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": now}
     if bill is not None:
-        values |= {"bill_amount": bill.amount_rials, "payment_id": bill.payment_id or "",
-                   "consumption": bill.consumption}
+        values |= {
+            "bill_amount": bill.amount_rials,
+            "payment_id": bill.payment_id or "",
+            "consumption": bill.consumption,
+        }
     with services.db.begin() as db:
-        changed = db.execute(update(Request).where(Request.id == request_id, Request.status == "under_review")
-                             .values(**values).execution_options(synchronize_session=False))
-        if changed.rowcount != 1:
+        changed = db.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.status == "under_review")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(changed, "rowcount", 0) != 1:  # CursorResult: the compare-and-set lost
             return None
         row = db.get(Request, request_id)
         assert row is not None
         db.add(StatusChange(request_id=request_id, status=status, reason=reason, at=now))
-        db.add(DeskDecision(request_id=request_id, action=action, status=status, reason=reason, note=note[:1000],
-                            amount=values.get("bill_amount"), payment_id=values.get("payment_id", ""),
-                            decided_by=actor, decided_at=now))
+        db.add(
+            DeskDecision(
+                request_id=request_id,
+                action=action,
+                status=status,
+                reason=reason,
+                note=note[:1000],
+                amount=values.get("bill_amount"),
+                payment_id=values.get("payment_id", ""),
+                decided_by=actor,
+                decided_at=now,
+            )
+        )
         audit(db, actor, "decision", row.tracking_number, f"{action} {reason}".strip(), now)
         text = decision_text(services, status, row.language, row.tracking_number, reason, bill)
         return repository.owe_message(db, f"decision:{row.dialog_id}", row.mobile, text, now).id
 
 
-def decision_text(services: runtime.Services, status: str, lang: str, tracking: str, reason: str,
-                  bill: Submission | None) -> str:
+def decision_text(
+    services: runtime.Services, status: str, lang: str, tracking: str, reason: str, bill: Submission | None
+) -> str:
     """The one SMS the subscriber gets about the decision, in the language of their conversation."""
     cat = services.rules.catalogue
     if status == "bill_issued" and bill is not None:
-        return cat.text("sms_bill_issued", lang, tracking=tracking, amount=f"{bill.amount_rials:,}",
-                        payment_id=bill.payment_id)
+        return cat.text(
+            "sms_bill_issued", lang, tracking=tracking, amount=f"{bill.amount_rials:,}", payment_id=bill.payment_id
+        )
     key = "sms_rejected" if status == "rejected" else "sms_read_again"
     return cat.text(key, lang, tracking=tracking, reason=cat.text(f"reason_{reason}", lang))
 

@@ -1,4 +1,5 @@
 """What the desk reads from SQL: the queue, a request with its history and SMS, search, statistics, the audit log."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ import jdatetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from dialogs.ids import latin_digits
+from dialogs.text import latin_digits
 from sms_gateway.desk.stats import FINAL, TEHRAN, Record
 from storage.models import OutboundMessage, Request, StatusChange
 from storage.staff import AuditEntry, DeskDecision
@@ -20,6 +21,7 @@ QUEUE_LIMIT = 200
 @dataclass(frozen=True)
 class QueueFilter:
     """The queue's filters: a status ("" = any), a company code (3 digits of the bill ID), a Jalali date range."""
+
     status: str = "under_review"
     company: str = ""
     start: jdatetime.date | None = None
@@ -63,8 +65,12 @@ def search(db: Session, text: str) -> list[Request]:
     if len(digits.lstrip("+")) < 6:
         return []
     bare = digits.lstrip("+")
-    conditions = [Request.tracking_number == bare, Request.bill_id == bare.lstrip("0"), Request.national_id == bare,
-                  Request.national_id == bare.zfill(10)]
+    conditions = [
+        Request.tracking_number == bare,
+        Request.bill_id == bare.lstrip("0"),
+        Request.national_id == bare,
+        Request.national_id == bare.zfill(10),
+    ]
     conditions += [Request.mobile == m for m in mobile_forms(digits)]
     query = select(Request).where(or_(*conditions)).order_by(Request.id.desc()).limit(QUEUE_LIMIT)
     return list(db.scalars(query))
@@ -73,8 +79,9 @@ def search(db: Session, text: str) -> list[Request]:
 def messages_about(db: Session, dialog_id: str) -> list[OutboundMessage]:
     """Every SMS owed about a request: its event keys all end in its dialog id."""
     keys = [f"{kind}:{dialog_id}" for kind in ("tracking", "outcome", "decision")]
-    return list(db.scalars(select(OutboundMessage).where(OutboundMessage.event_key.in_(keys))
-                           .order_by(OutboundMessage.id)))
+    return list(
+        db.scalars(select(OutboundMessage).where(OutboundMessage.event_key.in_(keys)).order_by(OutboundMessage.id))
+    )
 
 
 def history_of(db: Session, request_id: int) -> list[StatusChange]:
@@ -87,10 +94,17 @@ def decision_of(db: Session, request_id: int) -> DeskDecision | None:
 
 def stat_records(db: Session) -> list[Record]:
     """Every request with the time of its final status change (the end of the service)."""
-    final = (select(StatusChange.request_id, func.max(StatusChange.at).label("at"))
-             .where(StatusChange.status.in_(FINAL)).group_by(StatusChange.request_id).subquery())
-    query = (select(Request.confirmed_at, Request.channel, Request.status, final.c.at)
-             .outerjoin(final, final.c.request_id == Request.id).order_by(Request.id))
+    final = (
+        select(StatusChange.request_id, func.max(StatusChange.at).label("at"))
+        .where(StatusChange.status.in_(FINAL))
+        .group_by(StatusChange.request_id)
+        .subquery()
+    )
+    query = (
+        select(Request.confirmed_at, Request.channel, Request.status, final.c.at)
+        .outerjoin(final, final.c.request_id == Request.id)
+        .order_by(Request.id)
+    )
     return [Record(confirmed, channel, status, at) for confirmed, channel, status, at in db.execute(query)]
 
 

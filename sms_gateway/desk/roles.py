@@ -1,14 +1,15 @@
 """Who may do what on the desk (pure): reviewers decide, auditors only read, admins manage people."""
+
 from __future__ import annotations
 
 ROLES = ("reviewer", "auditor", "admin")
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "read": frozenset({"reviewer", "auditor", "admin"}),      # queue, a request, search, statistics
-    "decide": frozenset({"reviewer"}),                          # approve, ask to read again, reject
-    "reveal": frozenset({"reviewer"}),                          # show a national ID or mobile in full
-    "audit": frozenset({"auditor", "admin"}),                   # read the audit log
-    "manage_users": frozenset({"admin"}),                       # add and disable people
+    "read": frozenset({"reviewer", "auditor", "admin"}),  # queue, a request, search, statistics
+    "decide": frozenset({"reviewer"}),  # approve, ask to read again, reject
+    "reveal": frozenset({"reviewer"}),  # show a national ID or mobile in full
+    "audit": frozenset({"auditor", "admin"}),  # read the audit log
+    "manage_users": frozenset({"admin"}),  # add and disable people
 }
 
 

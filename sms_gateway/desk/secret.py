@@ -1,4 +1,5 @@
 """The desk's cookie secret: from config, else the environment, else a random one kept once in data_dir."""
+
 from __future__ import annotations
 
 import os

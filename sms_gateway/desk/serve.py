@@ -1,4 +1,5 @@
 """gunicorn serving the desk on its own address, apart from the public webhook."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from gunicorn.app.base import BaseApplication
 
 from sms_gateway.settings import Settings
 
-WORKERS = 2          # a handful of people at a distribution company; two so one slow page never blocks the rest
+WORKERS = 2  # a handful of people at a distribution company; two so one slow page never blocks the rest
 
 
 class DeskWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -17,9 +18,17 @@ class DeskWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type 
 
     def load_config(self) -> None:
         desk = self.settings.desk
-        options: dict[str, Any] = {"bind": f"{desk.host}:{desk.port}", "workers": WORKERS, "worker_class": "sync",
-                                   "timeout": 30, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
-                                   "loglevel": "warning", "control_socket_disable": True}
+        options: dict[str, Any] = {
+            "bind": f"{desk.host}:{desk.port}",
+            "workers": WORKERS,
+            "worker_class": "sync",
+            "timeout": 30,
+            "graceful_timeout": 10,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "control_socket_disable": True,
+        }
         for key, value in options.items():
             self.cfg.set(key, value)
 

@@ -1,6 +1,7 @@
 """The service card's figures (pure): requests per Jalali month, season or year, by channel and outcome, and the
 service time (confirm to the final status), its average and 90th percentile. The desk page and `kontor stats`
 both call summarise(), so they cannot disagree."""
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ import jdatetime
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 BY = ("month", "season", "year")
-FINAL = ("bill_issued", "rejected", "read_again")      # a request in one of these has been served
+FINAL = ("bill_issued", "rejected", "read_again")  # a request in one of these has been served
 OUTCOMES = FINAL + ("under_review", "received")
 SEASONS = {"fa": ("بهار", "تابستان", "پاییز", "زمستان"), "en": ("spring", "summer", "autumn", "winter")}
 
@@ -21,6 +22,7 @@ SEASONS = {"fa": ("بهار", "تابستان", "پاییز", "زمستان"), "
 @dataclass(frozen=True)
 class Record:
     """One request as the statistics see it (timestamps naive UTC, as stored)."""
+
     confirmed_at: datetime
     channel: str
     status: str
@@ -42,6 +44,7 @@ class Record:
 @dataclass
 class Row:
     """The figures of one period (or of all of them: period None)."""
+
     period: tuple[int, int] | None
     total: int = 0
     channels: dict[str, int] = field(default_factory=dict)
@@ -108,8 +111,9 @@ def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarise(records: Iterable[Record], by: str, start: jdatetime.date | None = None,
-              end: jdatetime.date | None = None) -> Report:
+def summarise(
+    records: Iterable[Record], by: str, start: jdatetime.date | None = None, end: jdatetime.date | None = None
+) -> Report:
     """Group the records whose confirm day is within [start, end] by period, oldest period first."""
     rows: dict[tuple[int, int], Row] = {}
     overall, channels = Row(None), set()
@@ -130,8 +134,13 @@ def _hours(value: float | None) -> str:
 
 def header(report: Report) -> list[str]:
     """The columns of the table and of the CSV, in one order."""
-    return (["period", "requests"] + [f"channel_{c}" for c in report.channels] + list(OUTCOMES)
-            + ["avg_hours", "p90_hours"] + [f"{o}_{s}_hours" for o in FINAL for s in ("avg", "p90")])
+    return (
+        ["period", "requests"]
+        + [f"channel_{c}" for c in report.channels]
+        + list(OUTCOMES)
+        + ["avg_hours", "p90_hours"]
+        + [f"{o}_{s}_hours" for o in FINAL for s in ("avg", "p90")]
+    )
 
 
 def table(report: Report, lang: str = "en") -> list[list[str]]:

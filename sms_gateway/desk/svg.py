@@ -1,4 +1,5 @@
 """Bar charts drawn by the server as inline SVG: no script, no CDN, readable on a phone."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -8,14 +9,17 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT, PAD, LABEL, MAX_BAR = 640, 220, 8, 44, 64
 
 
-def bars(labels: Sequence[str], values: Sequence[float], caption: str, rtl: bool = True,
-         shown: Callable[[str], str] = str) -> Markup:
+def bars(
+    labels: Sequence[str], values: Sequence[float], caption: str, rtl: bool = True, shown: Callable[[str], str] = str
+) -> Markup:
     """One bar per period, its value on top; right to left on the Persian desk (oldest period on the right)."""
     count = max(1, len(values))
     top = max([v for v in values if v] or [1.0])
     slot = (WIDTH - 2 * PAD) / count
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + LABEL}" role="img" aria-label="{escape(caption)}"'
-             f' xmlns="http://www.w3.org/2000/svg"><title>{escape(caption)}</title>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + LABEL}" role="img" aria-label="{escape(caption)}"'
+        f' xmlns="http://www.w3.org/2000/svg"><title>{escape(caption)}</title>'
+    ]
     for i, (name, value) in enumerate(zip(labels, values, strict=True)):
         x = WIDTH - PAD - (i + 1) * slot if rtl else PAD + i * slot
         height = (HEIGHT - 30) * (value / top) if value else 0

@@ -1,4 +1,5 @@
 """The desk's people in SQL: add, disable, log in with a lockout, and the audit log every change writes to."""
+
 from __future__ import annotations
 
 import re
@@ -14,16 +15,17 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from sms_gateway.desk.roles import check_role
 from storage.staff import AuditEntry, StaffUser
 
-MAX_FAILURES = 5                  # failed logins in a row before the account locks
+MAX_FAILURES = 5  # failed logins in a row before the account locks
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
 NAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
-_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")   # unknown names cost the same time
+_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")  # unknown names cost the same time
 
 
 @dataclass(frozen=True)
 class Login:
     """The result of a login attempt: the user when it worked, else why not (bad, locked)."""
+
     user: StaffUser | None
     outcome: str
 
@@ -47,8 +49,9 @@ def add_user(db: Session, name: str, role: str, password: str, actor: str, now: 
     check_role(role)
     if db.scalar(select(StaffUser).where(StaffUser.name == name)) is not None:
         raise ValueError(f"user {name!r} exists")
-    user = StaffUser(name=name, role=role, password_hash=hash_password(password), active=True, failed_logins=0,
-                     created_at=now)
+    user = StaffUser(
+        name=name, role=role, password_hash=hash_password(password), active=True, failed_logins=0, created_at=now
+    )
     db.add(user)
     audit(db, actor, "user_added", name, role, now)
     db.flush()
@@ -104,6 +107,6 @@ def bootstrap_admin(factory: sessionmaker[Session], now: datetime) -> str | None
             if db.scalar(select(func.count()).select_from(StaffUser)):
                 return None
             add_user(db, "admin", "admin", password, "kontor", now)
-    except (IntegrityError, ValueError):      # another desk process made it a moment ago
+    except (IntegrityError, ValueError):  # another desk process made it a moment ago
         return None
     return password

@@ -1,16 +1,16 @@
 """The reviewer's pages: the queue, one request (with reveal and decide), its attachments, and search."""
+
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import jdatetime
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_from_directory, url_for
 
 from adapters.http import OutsideSystemError, OutsideSystemUnavailable
-from adapters.tariff import ENERGY, billing_days
-from dialogs.ids import latin_digits
+from dialogs.meters import ENERGY, days_since
 from dialogs.model import REGISTER_ORDER, Meter
+from dialogs.text import latin_digits
 from sms_gateway.desk import decide as deciding
 from sms_gateway.desk import i18n, queries
 from sms_gateway.desk.app import current, require
@@ -36,12 +36,22 @@ def queue_page() -> Any:
     """Flagged requests, oldest first, with their reason and how long they have waited."""
     status = request.args.get("status", "under_review")
     company = request.args.get("company", "").strip()
-    wanted = queries.QueueFilter(status if status in STATUSES else "", company if company.isdigit() else "",
-                                 _jalali_arg("from"), _jalali_arg("to"))
+    wanted = queries.QueueFilter(
+        status if status in STATUSES else "",
+        company if company.isdigit() else "",
+        _jalali_arg("from"),
+        _jalali_arg("to"),
+    )
     with current().db() as db:
         rows = queries.queue(db, wanted)
-    return render_template("queue.html", rows=rows, wanted=wanted, statuses=STATUSES, args=request.args,
-                           waited=lambda since: i18n.waited(since, g.now, g.lang))
+    return render_template(
+        "queue.html",
+        rows=rows,
+        wanted=wanted,
+        statuses=STATUSES,
+        args=request.args,
+        waited=lambda since: i18n.waited(since, g.now, g.lang),
+    )
 
 
 def _meter(bill_id: str) -> Meter | None:
@@ -56,11 +66,19 @@ def _registers(row: Request, meter: Meter | None) -> tuple[list[dict[str, Any]],
     """Each reading beside the last one and its consumption; and the usual use for the period."""
     last = {reg.name: reg.last for reg in meter.registers} if meter else {}
     names = sorted(row.readings, key=lambda n: REGISTER_ORDER.index(n) if n in REGISTER_ORDER else 99)
-    registers = [{"name": n, "reading": row.readings[n], "last": last.get(n, "—"), "use": row.consumption.get(n, ""),
-                  "wrapped": n in row.wraps} for n in names]
+    registers = [
+        {
+            "name": n,
+            "reading": row.readings[n],
+            "last": last.get(n, "—"),
+            "use": row.consumption.get(n, ""),
+            "wrapped": n in row.wraps,
+        }
+        for n in names
+    ]
     usual = None
     if meter is not None and meter.daily_kwh > 0 and meter.last_date:
-        usual = meter.daily_kwh * billing_days(date.fromisoformat(meter.last_date), row.reading_date)
+        usual = meter.daily_kwh * days_since(meter.last_date, row.reading_date)
     return registers, usual
 
 
@@ -73,9 +91,19 @@ def _show(row: Request, revealed: tuple[str, ...] = ()) -> Any:
         messages = queries.messages_about(db, row.dialog_id)
         decision = queries.decision_of(db, row.id)
         history = queries.history_of(db, row.id)
-    return render_template("request.html", row=row, meter=meter, registers=registers, usual=usual,
-                           above_usual=usual is not None and energy > usual, messages=messages, decision=decision,
-                           history=history, revealed=revealed, reasons=deciding.REASONS)
+    return render_template(
+        "request.html",
+        row=row,
+        meter=meter,
+        registers=registers,
+        usual=usual,
+        above_usual=usual is not None and energy > usual,
+        messages=messages,
+        decision=decision,
+        history=history,
+        revealed=revealed,
+        reasons=deciding.REASONS,
+    )
 
 
 def _row(request_id: int) -> Request:
@@ -114,8 +142,9 @@ def decide(request_id: int) -> Any:
         reason = ""
     if action not in deciding.ACTIONS or reason not in deciding.REASONS[action]:
         abort(400)
-    result = deciding.decide(current(), request_id, action, reason, request.form.get("note", "").strip(),
-                             g.user.name, g.now)
+    result = deciding.decide(
+        current(), request_id, action, reason, request.form.get("note", "").strip(), g.user.name, g.now
+    )
     flash(i18n.word(result.code, g.lang), "ok" if result.done else "error")
     return redirect(url_for("views.request_page", request_id=request_id))
 
@@ -129,8 +158,9 @@ def attachment(request_id: int, index: int) -> Any:
         abort(404)
     item = row.attachments[index]
     kind = str(item.get("content_type", "application/octet-stream"))
-    return send_from_directory(current().settings.media_path, str(item["file"]), mimetype=kind,
-                               as_attachment=not kind.startswith("image/"))
+    return send_from_directory(
+        current().settings.media_path, str(item["file"]), mimetype=kind, as_attachment=not kind.startswith("image/")
+    )
 
 
 @bp.get("/search")

@@ -2,6 +2,7 @@
 processes — sandbox, web, worker and `kontor desk` — with a real conversation making the flagged requests.
 
 CI installs the browser with `apt-get install -y chromium`; Playwright's own browser download is never used."""
+
 from __future__ import annotations
 
 import os
@@ -58,14 +59,21 @@ def wait_for_desk(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
 def add_people(config: Path) -> None:
     """Through the real command, the password typed twice on stdin (never on the command line)."""
     for name, role in PEOPLE.items():
-        subprocess.run([sys.executable, "-m", "sms_gateway.cli", "users", "add", name, "--role", role, "--config",
-                        str(config)], input=f"{PASSWORD}\n{PASSWORD}\n", text=True, check=True, cwd=ROOT,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "sms_gateway.cli", "users", "add", name, "--role", role, "--config", str(config)],
+            input=f"{PASSWORD}\n{PASSWORD}\n",
+            text=True,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def desk_stack(request: pytest.FixtureRequest, redis_server: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskStack]:
+def desk_stack(
+    request: pytest.FixtureRequest, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DeskStack]:
     chromium()
     folder = tmp_path_factory.mktemp("desk")
     redis.Redis.from_url(redis_server).flushall()
@@ -84,7 +92,7 @@ def desk_stack(request: pytest.FixtureRequest, redis_server: str,
     try:
         url = f"http://127.0.0.1:{desk_port}/"
         wait_for_desk(url, stack.procs["desk"], folder / "desk.log")
-        assert "created user 'admin' with password: " in (folder / "desk.log").read_text()   # printed once
+        assert "created user 'admin' with password: " in (folder / "desk.log").read_text()  # printed once
         add_people(config)
         yield DeskStack(stack, twilio, url, engine)
     finally:
@@ -106,6 +114,7 @@ def browser(desk_stack: DeskStack) -> Iterator[Any]:
 @pytest.fixture()
 def snap(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
     """Save a full-page screenshot under the test's tmp_path, and a copy in $KONTOR_SCREENSHOTS when CI keeps them."""
+
     def save(page: Any, name: str) -> Path:
         path = tmp_path / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
@@ -114,4 +123,5 @@ def snap(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[Any, str],
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, keep / f"{request.node.name}-{name}.png")
         return path
+
     return save

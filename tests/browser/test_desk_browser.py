@@ -1,5 +1,6 @@
 """The desk in a real browser: login, CSRF, roles, a flagged request from a real conversation approved (one SMS
 with a valid payment ID) or rejected (INQUIRE shows it), two reviewers at once, a <script> shown as text."""
+
 from __future__ import annotations
 
 import re
@@ -74,8 +75,12 @@ def open_request(page: Any, desk: DeskStack, tracking: str) -> None:
 def decisions(desk: DeskStack, tracking: str) -> int:
     with desk.engine.connect() as db:
         request_id = db.execute(text("SELECT id FROM requests WHERE tracking_number = :t"), {"t": tracking}).scalar()
-        return int(db.execute(select(func.count()).select_from(DeskDecision)
-                              .where(DeskDecision.request_id == request_id)).scalar() or 0)
+        return int(
+            db.execute(
+                select(func.count()).select_from(DeskDecision).where(DeskDecision.request_id == request_id)
+            ).scalar()
+            or 0
+        )
 
 
 def test_log_in_and_out(desk_stack: DeskStack, context: Any, snap: Snap) -> None:
@@ -124,8 +129,9 @@ def test_an_auditor_cannot_decide(desk_stack: DeskStack, context: Any, snap: Sna
     snap(page, "auditor-forbidden")
 
 
-def test_a_flagged_request_is_approved_and_one_sms_carries_the_bill(desk_stack: DeskStack, context: Any,
-                                                                    snap: Snap) -> None:
+def test_a_flagged_request_is_approved_and_one_sms_carries_the_bill(
+    desk_stack: DeskStack, context: Any, snap: Snap
+) -> None:
     tracking = flagged_by_conversation(desk_stack)
     before = len(desk_stack.twilio.to(WRAP_PHONE))
     page = log_in(context, desk_stack, "rita")
@@ -141,18 +147,20 @@ def test_a_flagged_request_is_approved_and_one_sms_carries_the_bill(desk_stack: 
     assert "تصمیم ثبت شد" in page.inner_text(".flash")
     snap(page, "approved")
     sms = wait_for_sms(desk_stack, WRAP_PHONE, before + 1)[-1]
-    time.sleep(1.5)                                        # nothing else may follow
+    time.sleep(1.5)  # nothing else may follow
     assert len(desk_stack.twilio.to(WRAP_PHONE)) == before + 1
     match = re.fullmatch(r"صورتحساب خارج از دوره (\d{12}): مبلغ ([\d,]+) ریال، شناسه پرداخت (\d+)", sms)
     assert match and match.group(1) == tracking and int(match.group(2).replace(",", "")) > 0
     assert valid_payment_id(WRAP_BILL, match.group(3))
     status = desk_stack.stack.sms(WRAP_PHONE, f"پیگیری {tracking}")
-    assert status == [CAT.text("status_bill", "fa", tracking=tracking, amount=match.group(2),
-                               payment_id=match.group(3))]
+    assert status == [
+        CAT.text("status_bill", "fa", tracking=tracking, amount=match.group(2), payment_id=match.group(3))
+    ]
 
 
-def test_a_rejection_with_a_reason_reaches_the_subscriber_and_inquire(desk_stack: DeskStack, context: Any,
-                                                                      snap: Snap) -> None:
+def test_a_rejection_with_a_reason_reaches_the_subscriber_and_inquire(
+    desk_stack: DeskStack, context: Any, snap: Snap
+) -> None:
     tracking = flagged_by_conversation(desk_stack)
     before = len(desk_stack.twilio.to(WRAP_PHONE))
     page = log_in(context, desk_stack, "rob")
@@ -177,7 +185,7 @@ def test_two_reviewers_at_once_make_one_decision(desk_stack: DeskStack, browser:
         for page in pages:
             open_request(page, desk_stack, tracking)
         buttons = ("#approve", "#reject")
-        for page, button in zip(pages, buttons, strict=True):     # both forms submitted before either answers
+        for page, button in zip(pages, buttons, strict=True):  # both forms submitted before either answers
             page.eval_on_selector(button, "b => b.form.requestSubmit(b)")
         for page in pages:
             page.wait_for_selector(".flash")

@@ -1,4 +1,5 @@
 """The desk in-process (Flask's test client) over a real SQL database, Redis and the sandbox subscriber system."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -38,8 +39,14 @@ class Desk:
 @pytest.fixture()
 def desk(tmp_path: Path, redis_server: str, database_url: str, redis_client: object) -> Iterator[Desk]:
     port = free_port()
-    config = write_config(tmp_path, redis_server, database_url, None, free_port(),
-                          subscriber_system__url=f"http://127.0.0.1:{port}/subscriber-system")
+    config = write_config(
+        tmp_path,
+        redis_server,
+        database_url,
+        None,
+        free_port(),
+        subscriber_system__url=f"http://127.0.0.1:{port}/subscriber-system",
+    )
     settings = load(config)
     sandbox: RunningSandbox = start_sandbox(settings, port=port)
     upgrade(settings.database_url)

@@ -1,4 +1,5 @@
 """The desk through Flask's test client: login, lockout, roles, CSRF, the decision and its one SMS, a race."""
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,12 @@ def test_a_login_page_sets_a_safe_cookie_and_locks_after_failures(desk: Desk) ->
     client = desk.client()
     page = client.get("/login").get_data(as_text=True)
     for _ in range(5):
-        assert client.post("/login", data={"name": "rita", "password": "wrong-password",
-                                           "csrf_token": token(page)}).status_code == 401
+        assert (
+            client.post(
+                "/login", data={"name": "rita", "password": "wrong-password", "csrf_token": token(page)}
+            ).status_code
+            == 401
+        )
     locked = client.post("/login", data={"name": "rita", "password": PASSWORD, "csrf_token": token(page)})
     assert locked.status_code == 401 and "قفل" in locked.get_data(as_text=True)
     fresh = desk.client()
@@ -50,8 +55,9 @@ def test_roles(desk: Desk) -> None:
     auditor, reviewer, admin = desk.client("aud"), desk.client("rita"), desk.client("ada")
     page = auditor.get(f"/requests/{request_id}")
     assert page.status_code == 200 and 'id="approve"' not in page.get_data(as_text=True)
-    answer = auditor.post(f"/requests/{request_id}/decide", data={"action": "approve", "csrf_token": token(
-        page.get_data(as_text=True))})
+    answer = auditor.post(
+        f"/requests/{request_id}/decide", data={"action": "approve", "csrf_token": token(page.get_data(as_text=True))}
+    )
     assert answer.status_code == 403 and status_of(desk.services.db, request_id) == "under_review"
     assert auditor.get("/audit").status_code == 200 and auditor.get("/users").status_code == 403
     assert reviewer.get("/audit").status_code == 403 and admin.get("/users").status_code == 200
@@ -76,13 +82,23 @@ def test_a_reviewer_approves_once_and_one_sms_is_owed(desk: Desk) -> None:
         row = db.get(Request, request_id)
         owed = list(db.scalars(select(OutboundMessage).where(OutboundMessage.event_key.like("decision:%"))))
         assert row.status == "bill_issued" and valid_payment_id(row.bill_id, row.payment_id) and row.bill_amount
-        assert [m.body for m in owed] == [desk.services.rules.catalogue.text(
-            "sms_bill_issued", "fa", tracking="100000000026", amount=f"{row.bill_amount:,}", payment_id=row.payment_id)]
+        assert [m.body for m in owed] == [
+            desk.services.rules.catalogue.text(
+                "sms_bill_issued",
+                "fa",
+                tracking="100000000026",
+                amount=f"{row.bill_amount:,}",
+                payment_id=row.payment_id,
+            )
+        ]
         assert db.scalar(select(DeskDecision.decided_by)) == "rita"
         assert {"login", "decision"} <= set(db.scalars(select(AuditEntry.action)))
     assert Queue("kontor", connection=desk.services.redis).job_ids == ["decision-100000000026"]
-    again = reviewer.post(f"/requests/{request_id}/decide", data={"action": "reject", "reason": "duplicate_request",
-                                                                 "csrf_token": token(page)}, follow_redirects=True)
+    again = reviewer.post(
+        f"/requests/{request_id}/decide",
+        data={"action": "reject", "reason": "duplicate_request", "csrf_token": token(page)},
+        follow_redirects=True,
+    )
     assert "کارشناس دیگری" in again.get_data(as_text=True)
 
 
@@ -95,8 +111,10 @@ def test_two_reviewers_at_once_make_one_decision(desk: Desk) -> None:
         start.wait()
         results.append(deciding.decide(desk.services, request_id, action, reason, "", who, utcnow()))
 
-    threads = [threading.Thread(target=decide, args=("approve", "", "rita")),
-               threading.Thread(target=decide, args=("reject", "duplicate_request", "rob"))]
+    threads = [
+        threading.Thread(target=decide, args=("approve", "", "rita")),
+        threading.Thread(target=decide, args=("reject", "duplicate_request", "rob")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,5 +1,6 @@
 """The rest of the desk through Flask's client: read again, people managed on the page and by the CLI, attachments,
 search, the queue's filters."""
+
 from __future__ import annotations
 
 import io
@@ -20,24 +21,30 @@ def test_asking_to_read_again_owes_that_sms(desk: Desk) -> None:
     request_id = flagged_request(desk.services.db, utcnow(), "100000000042", language="en")
     reviewer = desk.client("rita")
     page = reviewer.get(f"/requests/{request_id}").get_data(as_text=True)
-    reviewer.post(f"/requests/{request_id}/decide", data={"action": "reread", "reason": "reread_unclear",
-                                                         "csrf_token": token(page)})
+    reviewer.post(
+        f"/requests/{request_id}/decide",
+        data={"action": "reread", "reason": "reread_unclear", "csrf_token": token(page)},
+    )
     assert status_of(desk.services.db, request_id) == "read_again"
     cat = desk.services.rules.catalogue
     with desk.services.db() as db:
         body = db.scalar(select(OutboundMessage.body).where(OutboundMessage.event_key.like("decision:%")))
-    assert body == cat.text("sms_read_again", "en", tracking="100000000042", reason=cat.text("reason_reread_unclear",
-                                                                                              "en"))
-    bad = reviewer.post(f"/requests/{request_id}/decide", data={"action": "reject", "reason": "made_up",
-                                                               "csrf_token": token(page)})
+    assert body == cat.text(
+        "sms_read_again", "en", tracking="100000000042", reason=cat.text("reason_reread_unclear", "en")
+    )
+    bad = reviewer.post(
+        f"/requests/{request_id}/decide", data={"action": "reject", "reason": "made_up", "csrf_token": token(page)}
+    )
     assert bad.status_code == 400
 
 
 def test_an_admin_adds_and_disables_people_and_a_disabled_session_ends(desk: Desk) -> None:
     admin, reviewer = desk.client("ada"), desk.client("rita")
     page = admin.get("/users").get_data(as_text=True)
-    admin.post("/users", data={"action": "add", "name": "neda", "role": "auditor", "password": "x" * 12,
-                               "csrf_token": token(page)})
+    admin.post(
+        "/users",
+        data={"action": "add", "name": "neda", "role": "auditor", "password": "x" * 12, "csrf_token": token(page)},
+    )
     admin.post("/users", data={"action": "disable", "name": "rita", "csrf_token": token(page)})
     with desk.services.db() as db:
         people = {u.name: (u.role, u.active) for u in db.scalars(select(StaffUser))}
@@ -55,8 +62,9 @@ def test_the_cli_adds_from_stdin_and_refuses_a_mismatch(desk: Desk, monkeypatch:
     assert cli.main(["users", "add", "sue", "--role", "reviewer", "--config", str(desk.config)]) == 1
     assert cli.main(["users", "disable", "sam", "--config", str(desk.config)]) == 0
     with desk.services.db() as db:
-        assert [(u.name, u.active) for u in db.scalars(select(StaffUser).where(StaffUser.name.in_(["sam", "sue"])))] \
-            == [("sam", False)]
+        assert [
+            (u.name, u.active) for u in db.scalars(select(StaffUser).where(StaffUser.name.in_(["sam", "sue"])))
+        ] == [("sam", False)]
 
 
 def test_attachments_inline_and_as_download(desk: Desk) -> None:
@@ -64,9 +72,11 @@ def test_attachments_inline_and_as_download(desk: Desk) -> None:
     media.mkdir(parents=True, exist_ok=True)
     (media / "a.jpg").write_bytes(b"\xff\xd8jpeg")
     (media / "b.pdf").write_bytes(b"%PDF-1.4")
-    items = [{"status": "stored", "content_type": "image/jpeg", "file": "a.jpg"},
-             {"status": "stored", "content_type": "application/pdf", "file": "b.pdf"},
-             {"status": "refused_type", "content_type": "text/html"}]
+    items = [
+        {"status": "stored", "content_type": "image/jpeg", "file": "a.jpg"},
+        {"status": "stored", "content_type": "application/pdf", "file": "b.pdf"},
+        {"status": "refused_type", "content_type": "text/html"},
+    ]
     request_id = flagged_request(desk.services.db, utcnow(), "100000000059", attachments=items)
     auditor = desk.client("aud")
     page = auditor.get(f"/requests/{request_id}").get_data(as_text=True)

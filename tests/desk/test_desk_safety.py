@@ -1,5 +1,6 @@
 """The desk's secrets and safety rails: the cookie secret, Secure cookies on https, an append-only audit log,
 the first admin, and the subscriber system's bill for a reviewed request."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,14 +56,16 @@ def test_the_audit_log_is_append_only(desk: Desk) -> None:
 
 
 def test_the_first_admin_is_made_once(desk: Desk) -> None:
-    assert bootstrap_admin(desk.services.db, utcnow()) is None          # the fixture added people already
+    assert bootstrap_admin(desk.services.db, utcnow()) is None  # the fixture added people already
 
 
 def test_a_disabled_or_unknown_person_cannot_log_in(desk: Desk) -> None:
     client = desk.client()
     page = client.get("/login").get_data(as_text=True)
-    assert client.post("/login", data={"name": "nobody", "password": PASSWORD,
-                                       "csrf_token": token(page)}).status_code == 401
+    assert (
+        client.post("/login", data={"name": "nobody", "password": PASSWORD, "csrf_token": token(page)}).status_code
+        == 401
+    )
 
 
 def test_the_subscriber_system_issues_a_reviewed_bill_once(desk: Desk) -> None:

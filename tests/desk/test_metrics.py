@@ -1,4 +1,5 @@
 """`/metrics`: the Prometheus text format, read from SQL and Redis, moving as requests are stored and decided."""
+
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,8 +15,11 @@ from tests.desk.support import flagged_request
 def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     answer = client.get("/metrics")
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(answer.get_data(as_text=True)) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.get_data(as_text=True))
+        for s in family.samples
+    }
 
 
 def test_metrics_move_with_requests_and_decisions(desk: Desk) -> None:
@@ -31,4 +35,4 @@ def test_metrics_move_with_requests_and_decisions(desk: Desk) -> None:
     assert after[("kontor_requests", (("channel", "sms"), ("status", "rejected")))] == 1
     assert after[("kontor_outbound_messages", (("gateway", "none"), ("status", "pending")))] == 1
     assert after[("kontor_desk_decisions", (("action", "reject"),))] == 1
-    assert after[("kontor_queue_depth", (("queue", "kontor"),))] == 1        # the decision SMS waits for a worker
+    assert after[("kontor_queue_depth", (("queue", "kontor"),))] == 1  # the decision SMS waits for a worker

@@ -1,4 +1,5 @@
 """`kontor metrics` as a real process beside the e2e stack: a conversation moves its figures."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,9 +24,14 @@ def metrics_url(stack: Stack, tmp_path: Path) -> Iterator[str]:
     config["metrics"]["port"] = port = free_port()
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    with open(tmp_path / "metrics.log", "wb") as log:      # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "metrics", "--config", str(path)],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    with open(tmp_path / "metrics.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sms_gateway.cli", "metrics", "--config", str(path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         deadline = time.monotonic() + 30
@@ -43,8 +49,11 @@ def metrics_url(stack: Stack, tmp_path: Path) -> Iterator[str]:
 def scrape(url: str) -> dict[str, float]:
     """label-free keys like 'kontor_requests{channel=sms,status=bill_issued}'."""
     text = requests.get(url, timeout=5).text
-    return {s.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}": s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        s.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}": s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_a_conversation_moves_the_metrics(stack: Stack, twilio: TwilioStandIn, metrics_url: str) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import requests
 import yaml
 
 from sms_gateway.procs import Runner, kontor_argv

@@ -1,4 +1,5 @@
 """The service card's statistics (pure): Jalali months, seasons and years, Tehran's day, leap Esfand, percentiles."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -34,8 +35,8 @@ def test_periods_and_jalali_seasons() -> None:
 
 
 def test_the_day_is_tehrans_not_utcs() -> None:
-    late_esfand = Record(datetime(2025, 3, 20, 20, 29), "sms", "received")    # 23:59 in Tehran
-    nowruz = Record(datetime(2025, 3, 20, 20, 31), "sms", "received")         # 00:01 on 1404/01/01
+    late_esfand = Record(datetime(2025, 3, 20, 20, 29), "sms", "received")  # 23:59 in Tehran
+    nowruz = Record(datetime(2025, 3, 20, 20, 31), "sms", "received")  # 00:01 on 1404/01/01
     assert late_esfand.jalali == jdatetime.date(1403, 12, 30) and nowruz.jalali == jdatetime.date(1404, 1, 1)
 
 
@@ -45,9 +46,14 @@ def test_nearest_rank_90th_percentile() -> None:
 
 
 DATA = [  # (confirmed Jalali day, status, hours to the final status)
-    ("1403/12/30", "bill_issued", 1), ("1403/12/30", "rejected", 30), ("1403/12/01", "under_review", None),
-    ("1404/01/01", "bill_issued", 2), ("1404/02/15", "read_again", 10), ("1404/04/01", "bill_issued", 4),
-    ("1404/07/10", "rejected", 50), ("1404/10/05", "bill_issued", 3),
+    ("1403/12/30", "bill_issued", 1),
+    ("1403/12/30", "rejected", 30),
+    ("1403/12/01", "under_review", None),
+    ("1404/01/01", "bill_issued", 2),
+    ("1404/02/15", "read_again", 10),
+    ("1404/04/01", "bill_issued", 4),
+    ("1404/07/10", "rejected", 50),
+    ("1404/10/05", "bill_issued", 3),
 ]
 
 
@@ -61,8 +67,13 @@ def records() -> list[Record]:
 
 def test_by_season_across_years_with_service_times() -> None:
     report = summarise(records(), "season")
-    assert [(r.period, r.total) for r in report.rows] == [((1403, 4), 3), ((1404, 1), 2), ((1404, 2), 1),
-                                                          ((1404, 3), 1), ((1404, 4), 1)]
+    assert [(r.period, r.total) for r in report.rows] == [
+        ((1403, 4), 3),
+        ((1404, 1), 2),
+        ((1404, 2), 1),
+        ((1404, 3), 1),
+        ((1404, 4), 1),
+    ]
     winter = report.rows[0]
     assert winter.outcomes == {"bill_issued": 1, "rejected": 1, "under_review": 1}
     assert stats.mean(winter.hours) == 15.5 and p90(winter.hours) == 30
