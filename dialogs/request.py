@@ -42,6 +42,7 @@ class ConfirmedRequest:
     language: str = _card(default="fa")
     registers: tuple[str, ...] = _card(default=())
     confirmed_at: datetime = _card()  # local (Tehran) time, or with its offset
+    channel: str = _card(default="twilio")  # the channel the confirming message came by (export, desk statistics)
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-safe dict (the RQ job's argument)."""
