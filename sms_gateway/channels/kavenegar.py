@@ -14,6 +14,7 @@ import logging
 import secrets
 
 from flask import Blueprint, Response, abort, request
+from rq.job import Job
 from sqlalchemy import update
 from werkzeug.exceptions import InternalServerError
 
@@ -60,7 +61,8 @@ def event_key(message_id: str, index: int, text: str) -> str:
 
 
 def owe_replies(services: Services, inbound: Inbound, replies: list[str]) -> None:
-    """Owe the replies in SQL (one transaction), then enqueue delivery of those still pending."""
+    """Owe the replies in SQL (one transaction), then enqueue delivery of those still pending that have no job yet
+    (a redelivery re-enqueues only a reply whose first enqueue was lost)."""
     if not replies:
         return
     with services.db.begin() as db:
@@ -70,7 +72,9 @@ def owe_replies(services: Services, inbound: Inbound, replies: list[str]) -> Non
         ]
         pending = [row.id for row in rows if row.status == "pending"]
     for message_id in pending:
-        runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, f"deliver-{message_id}")
+        job_id = f"deliver-{message_id}"
+        if not Job.exists(job_id, connection=services.redis):
+            runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, job_id)
 
 
 def record_delivery(services: Services, values: dict[str, str]) -> int:
