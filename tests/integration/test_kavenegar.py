@@ -147,7 +147,7 @@ def test_a_wrong_or_missing_token_is_403_and_nothing_is_stored(hook: Hook) -> No
         assert hook.client.post(path, data=form).status_code in (403, 404), path
         assert hook.client.get(path, query_string=form).status_code in (403, 404), path
     assert hook.client.post("/sms/kavenegar/wrong", data=form).status_code == 403
-    assert owed(hook) == [] and hook.services.redis.keys("*phone*") == []
+    assert owed(hook) == [] and hook.services.redis.keys("kontor:*") == []
 
 
 def test_get_and_post_both_answer_200_and_the_reply_is_owed(hook: Hook) -> None:
@@ -203,3 +203,19 @@ def test_a_delivery_report_updates_the_sent_message(hook: Hook) -> None:
     with hook.services.db() as db:
         stored = db.scalars(select(OutboundMessage)).one()
         assert (stored.status, stored.delivery_status) == ("sent", "delivered") and stored.delivery_at is not None
+
+
+def test_a_reply_that_cannot_be_owed_is_503_and_owed_on_the_redelivery(
+    hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, form = f"/sms/kavenegar/{TOKEN}", {"from": "09121234567", "to": LINE, "message": "قرائت", "messageid": "300"}
+
+    def down(*args: object) -> None:
+        raise OSError("database down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(repository, "owe_message", down)
+        assert hook.client.post(path, data=form).status_code == 503
+    assert owed(hook) == []
+    assert hook.client.post(path, data=form).status_code == 200
+    assert owed(hook) == [(PHONE, CAT.text("ask_bill", "fa"))]
