@@ -165,4 +165,4 @@ def test_the_terminal_phone_speaks_either_channel(tmp_path: Path) -> None:
 def test_a_request_records_its_channel_and_the_export_shows_it() -> None:
     assert "channel" in COLUMNS
     field = ConfirmedRequest.__dataclass_fields__["channel"]
-    assert field.default == "twilio"
+    assert field.default == "sms"  # as the column's default: a request from before channels were recorded
