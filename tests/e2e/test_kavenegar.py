@@ -4,7 +4,12 @@ secret path, replies and the tracking SMS sent by the worker through the local s
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +19,14 @@ import requests
 from sqlalchemy import create_engine, select
 
 from dialogs.ids import valid_payment_id
+from sms_gateway.procs import Runner, kontor_argv
 from sms_gateway.runtime import catalogue
 from sms_gateway.webhook_client import KavenegarChannel, Sms, WebhookClient, new_message_id
 from storage.models import OutboundMessage
 from tests.e2e.test_conversation import DEMO, export, tracking_in
+from tests.e2e.test_up import ANSWERS, local_config, read_lines
 from tests.support.kavenegar_standin import KavenegarStandIn
-from tests.support.stack import AUTH_TOKEN, Stack, free_port, write_config
+from tests.support.stack import AUTH_TOKEN, Stack, free_port, set_config, write_config
 
 KEY, TOKEN, LINE = "4A6B-e2e-key", "kv-e2e-secret-0123456789abcdef", "10004346"
 CAT = catalogue()
@@ -144,3 +151,44 @@ def test_kontor_up_would_print_the_kavenegar_urls(kv_stack: Stack) -> None:
 
     urls = channels.webhook_urls("http://h:1", load(kv_stack.config))
     assert urls[1:] == ["http://h:1/sms/kavenegar/<webhook_token>", "http://h:1/sms/kavenegar/<webhook_token>/delivery"]
+
+
+def test_kontor_up_prints_the_kavenegar_webhooks_and_the_terminal_phone_speaks_kavenegar(tmp_path: Path) -> None:
+    config, port = local_config(tmp_path)
+    set_config(config, kavenegar__webhook_token=TOKEN)  # outbound stays the local outbox: no account needed
+    runner = Runner(tmp_path, cwd=tmp_path)
+    runner.start("up", kontor_argv("up", config))
+    phone: subprocess.Popen[str] | None = None
+    try:
+        runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=60)
+        phone = subprocess.Popen(
+            kontor_argv("phone", config, "--from", "09121234567", "--channel", "kavenegar"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=read_lines, args=(phone.stdout, lines), daemon=True).start()
+        assert phone.stdin is not None
+        for answer in ANSWERS:
+            phone.stdin.write(answer + "\n")
+            phone.stdin.flush()
+        seen, deadline = "", time.monotonic() + 60
+        while "شناسه پرداخت" not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                seen += lines.get(timeout=1)
+        phone.stdin.close()
+        phone.wait(15)
+        assert TOKEN not in seen, seen  # the secret path is not shown
+        assert "📩 SMS: " + CAT.text("ask_bill", "fa") in seen and "📩 SMS: " + CAT.text("confirmed", "fa") in seen
+        assert "📩 SMS: " + CAT.text("tracking_sms", "fa", tracking="")[:-1] in seen and "شناسه پرداخت" in seen, seen
+        assert "← " not in seen  # nothing comes back in Kavenegar's HTTP answer
+        log = runner.log("up")
+        assert f"/sms/kavenegar/<webhook_token>, http://127.0.0.1:{port}/sms/kavenegar/<webhook_token>/delivery" in log
+    finally:
+        if phone is not None and phone.poll() is None:
+            phone.kill()
+            phone.wait(5)
+        runner.stop("up", timeout=60)
