@@ -219,3 +219,17 @@ def test_a_reply_that_cannot_be_owed_is_503_and_owed_on_the_redelivery(
     assert owed(hook) == []
     assert hook.client.post(path, data=form).status_code == 200
     assert owed(hook) == [(PHONE, CAT.text("ask_bill", "fa"))]
+
+
+def test_a_refused_account_holds_the_message_loudly_then_sends_it(
+    services: runtime.Services, kavenegar: KavenegarStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    message_id = owe(services, "tracking:kv-3")
+    kavenegar.fail_next.extend([401, 407])
+    for _ in range(2):
+        with pytest.raises(AccountError):
+            outbox.deliver(message_id)
+        assert row(services, message_id).status == "pending"  # held, never failed
+    assert caplog.text.count("KAVENEGAR REFUSED THE ACCOUNT") == 2
+    outbox.deliver(message_id)
+    assert row(services, message_id).status == "sent" and kavenegar.to(PHONE) == ["کد رهگیری"]

@@ -166,3 +166,13 @@ def test_a_request_records_its_channel_and_the_export_shows_it() -> None:
     assert "channel" in COLUMNS
     field = ConfirmedRequest.__dataclass_fields__["channel"]
     assert field.default == "sms"  # as the column's default: a request from before channels were recorded
+
+
+def test_an_unknown_or_mistyped_kavenegar_key_stops_kontor(tmp_path: Path) -> None:
+    from sms_gateway.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="kavenegar.apikey"):
+        settings(tmp_path, {"apikey": "x"})
+    with pytest.raises(ConfigError, match="kavenegar.webhook_token"):
+        settings(tmp_path, {"webhook_token": 12})
+    assert settings(tmp_path, {"webhook_token": "t"}).kavenegar.api_base_url == "https://api.kavenegar.com"
