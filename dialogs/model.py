@@ -41,12 +41,13 @@ class Media:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One SMS: who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media."""
+    """One SMS: who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media, its channel."""
 
     sender: str
     text: str
     message_id: str = ""
     media: tuple[Media, ...] = ()
+    channel: str = "twilio"  # the inbound channel (sms_gateway.channels.CHANNELS), recorded on the request
 
 
 @dataclass(frozen=True)

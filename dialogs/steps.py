@@ -153,12 +153,12 @@ def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules
     return Outcome(
         None,
         [rules.catalogue.text("confirmed", lang)],
-        effects=[FinishRequest(confirmed(session, inbound.sender, now))],
+        effects=[FinishRequest(confirmed(session, inbound.sender, now, inbound.channel))],
     )
 
 
-def confirmed(session: Session, mobile: str, now: datetime) -> ConfirmedRequest:
-    """The request the subscriber just confirmed, from the session's answers."""
+def confirmed(session: Session, mobile: str, now: datetime, channel: str = "twilio") -> ConfirmedRequest:
+    """The request the subscriber just confirmed, from the session's answers, by the channel it came in by."""
     a, meter = session.answers, session.meter
     assert meter is not None
     return ConfirmedRequest(
@@ -175,6 +175,7 @@ def confirmed(session: Session, mobile: str, now: datetime) -> ConfirmedRequest:
         language=session.language,
         registers=tuple(r.name for r in meter.registers),
         confirmed_at=now.replace(microsecond=0),
+        channel=channel,
     )
 
 

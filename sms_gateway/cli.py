@@ -83,7 +83,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             if role == "sandbox":
                 _wait_for_sandbox(settings)
-        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}"))
+        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}", settings))
         print(
             f"Kontor is up: webhook {webhooks} — try: kontor phone --from +989121234567 --config {settings.source}",
             flush=True,
@@ -130,7 +130,7 @@ def _wait(children: list[subprocess.Popen[bytes]]) -> None:
 def cmd_phone(args: argparse.Namespace) -> int:
     from sms_gateway.phone import run_phone
 
-    return run_phone(_settings(args), args.sender, args.url)
+    return run_phone(_settings(args), args.sender, args.url, args.channel)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -171,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     phone = command("phone", cmd_phone, "an interactive terminal phone for the local service")
     phone.add_argument("--from", dest="sender", required=True, help="the phone number you text from")
     phone.add_argument("--url", default="", help="webhook URL (default: from server.host/port)")
+    phone.add_argument(
+        "--channel", default="twilio", choices=("twilio", "kavenegar"), help="the gateway to speak as (default twilio)"
+    )
     requests = sub.add_parser("requests", help="stored requests").add_subparsers(dest="action", required=True)
     exp = requests.add_parser("export", help="print every stored request")
     exp.add_argument("--format", choices=("json", "csv"), default="json")

@@ -44,6 +44,21 @@ class Twilio:
 
 
 @dataclass(frozen=True)
+class Kavenegar:
+    """Kavenegar's HTTP API (an Iranian SMS provider): optional; the channel is off while a secret is empty."""
+
+    api_key: str = ""  # the panel's API key: the outbound sender needs it (or KONTOR_KAVENEGAR_API_KEY)
+    sender: str = ""  # the sender line messages go out from (e.g. 10004346)
+    api_base_url: str = "https://api.kavenegar.com"  # tests point it at a local stand-in
+    webhook_token: str = ""  # the secret path part of the inbound URLs (or KONTOR_KAVENEGAR_WEBHOOK_TOKEN)
+
+    @property
+    def inbound_on(self) -> bool:
+        """The inbound and delivery webhooks listen only with a secret to guard them."""
+        return bool(self.webhook_token)
+
+
+@dataclass(frozen=True)
 class Dialog:
     idle_minutes: int
     default_language: str
@@ -119,7 +134,7 @@ class Limits:
 @dataclass(frozen=True)
 class Outbound:
     per_sender_per_second: float
-    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
+    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio, kavenegar)
 
     def __post_init__(self) -> None:
         from adapters.senders import GATEWAYS
@@ -153,6 +168,7 @@ class Settings:
     redis: RedisSettings
     database: Database
     twilio: Twilio
+    kavenegar: Kavenegar | None = None
     dialog: Dialog
     worker: Worker
     subscriber_system: Endpoint
@@ -216,6 +232,8 @@ ENV_OVERRIDES = {
     "KONTOR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "KONTOR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "KONTOR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
+    "KONTOR_KAVENEGAR_API_KEY": ("kavenegar", "api_key"),
+    "KONTOR_KAVENEGAR_WEBHOOK_TOKEN": ("kavenegar", "webhook_token"),
 }
 
 

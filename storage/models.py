@@ -74,3 +74,6 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The gateway's delivery report (Kavenegar: delivered, undelivered, ...), "" until one arrives (migration 0006).
+    delivery_status: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    delivery_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

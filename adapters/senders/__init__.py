@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 # outbound.gateway -> the module of its adapter (imported only when chosen, so an unused gateway's library
 # is never loaded).
-GATEWAYS = {"outbox": "adapters.senders.outbox", "twilio": "adapters.senders.twilio"}
+GATEWAYS = {
+    "outbox": "adapters.senders.outbox",
+    "twilio": "adapters.senders.twilio",
+    "kavenegar": "adapters.senders.kavenegar",
+}
 
 
 class PermanentSendError(Exception):

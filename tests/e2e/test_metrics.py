@@ -47,7 +47,7 @@ def metrics_url(stack: Stack, tmp_path: Path) -> Iterator[str]:
 
 
 def scrape(url: str) -> dict[str, float]:
-    """label-free keys like 'kontor_requests{channel=sms,status=bill_issued}'."""
+    """label-free keys like 'kontor_requests{channel=twilio,status=bill_issued}'."""
     text = requests.get(url, timeout=5).text
     return {
         s.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}": s.value
@@ -65,7 +65,7 @@ def test_a_conversation_moves_the_metrics(stack: Stack, twilio: TwilioStandIn, m
     while len(twilio.to(phone)) < sent_before + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     after = scrape(metrics_url)
-    issued = "kontor_requests{channel=sms,status=bill_issued}"
+    issued = "kontor_requests{channel=twilio,status=bill_issued}"  # a request records its channel
     sent = "kontor_outbound_messages{gateway=twilio,status=sent}"
     assert after[issued] == before.get(issued, 0) + 1
     assert after[sent] == before.get(sent, 0) + 2
