@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 import redis
+from flask import has_request_context, request
 
 from adapters.http import OutsideSystemUnavailable
 from dialogs.model import Inbound
 from dialogs.text import normalize, script_of
-from sms_gateway.handler import handle
+from sms_gateway import counters
+from sms_gateway.handler import receive
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from storage.phones import LockLost, PhoneBusy
@@ -26,7 +28,9 @@ def replies_to(services: Services, inbound: Inbound) -> list[str]:
         log.warning("message without a usable sender; nothing to answer")
         return []
     try:
-        return handle(services, inbound)
+        handled = receive(services, inbound)
+        count(handled.outcome)
+        return handled.replies
     except TRANSIENT as exc:
         log.warning("could not handle message from %s now: %s", mask_digits(inbound.sender), exc)
     except Exception:
@@ -36,5 +40,11 @@ def replies_to(services: Services, inbound: Inbound) -> list[str]:
 
 def try_again(services: Services, text: str) -> list[str]:
     """The short "send it again in a minute" reply, in the message's language."""
+    count("try_again")
     lang = script_of(normalize(text)) or services.rules.default_language
     return [services.rules.catalogue.text("try_again_later", lang)]
+
+
+def count(outcome: str) -> None:
+    """The one place an inbound message is counted, by channel (the blueprint serving it) and outcome."""
+    counters.message_in((request.blueprint or "") if has_request_context() else "", outcome)
