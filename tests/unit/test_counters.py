@@ -3,10 +3,14 @@ outside-system refusal count, and that `kontor` sets the multiprocess folder bef
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import prometheus_client
@@ -18,6 +22,7 @@ from dialogs.engine import new_session
 from dialogs.model import FinishRequest, Outcome
 from dialogs.request import ConfirmedRequest
 from sms_gateway import cli, counters
+from sms_gateway.serve import child_exit
 from sms_gateway.settings import load
 
 NOW = datetime(2026, 3, 1, 12, 0)
@@ -105,3 +110,42 @@ def test_the_cli_loads_no_metric_before_setting_the_folder() -> None:
 def test_setting_the_folder_after_prometheus_client_loaded_is_refused() -> None:
     with pytest.raises(RuntimeError, match="imported before"):
         cli.metrics_dir(load(ROOT / "config.yaml"))
+
+
+def exported_samples() -> set[str]:
+    """Every sample name Kontor can export: the per-process families here, the scrape-time ones of metrics.py."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    names = {
+        family.name + suffix
+        for family in prometheus_client.REGISTRY.collect()
+        if family.name.startswith("kontor_")
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    return names | set(re.findall(r'"(kontor_\w+)"', (ROOT / "sms_gateway" / "metrics.py").read_text()))
+
+
+def test_the_sample_dashboard_uses_only_exported_series() -> None:
+    dashboard = json.loads((ROOT / "docs" / "grafana-kontor.json").read_text(encoding="utf-8"))
+    used = {
+        name for panel in dashboard["panels"] for t in panel["targets"] for name in re.findall(r"kontor_\w+", t["expr"])
+    }
+    assert used - exported_samples() == set()
+    assert {"kontor_messages_in_total", "kontor_outside_breaker_state", "kontor_job_seconds_bucket"} <= used
+
+
+def test_an_exited_gunicorn_worker_takes_its_live_gauges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("gauge_livemax_4242.db", "counter_4242.db", "gauge_livemax_4343.db"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    child_exit(None, SimpleNamespace(pid=4242))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db", "gauge_livemax_4343.db"]
+
+
+def test_a_process_that_exits_cleanly_takes_its_live_gauges(tmp_path: Path) -> None:
+    code = (
+        "import os; from adapters import telemetry; telemetry.breaker('x', 'open'); telemetry.error('x', 'server');"
+        "print(os.getpid())"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{out.stdout.strip()}.db"]
