@@ -22,6 +22,7 @@ from dialogs.engine import new_session
 from dialogs.model import FinishRequest, Outcome
 from dialogs.request import ConfirmedRequest
 from sms_gateway import cli, counters
+from sms_gateway.channels import common
 from sms_gateway.serve import child_exit
 from sms_gateway.settings import load
 
@@ -149,3 +150,10 @@ def test_a_process_that_exits_cleanly_takes_its_live_gauges(tmp_path: Path) -> N
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{out.stdout.strip()}.db"]
+
+
+def test_a_channel_outside_flask_names_itself() -> None:
+    sample = {"channel": "smpp", "outcome": "refused_signature"}
+    before = prometheus_client.REGISTRY.get_sample_value("kontor_messages_in_total", sample) or 0
+    common.count("refused_signature", "smpp")
+    assert prometheus_client.REGISTRY.get_sample_value("kontor_messages_in_total", sample) == before + 1
