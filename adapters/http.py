@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import requests
 
+from adapters import telemetry
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 MAX_BACKOFF_SECONDS = 5.0
@@ -129,23 +131,38 @@ class JsonClient:
         self.session.close()
 
     def _call(self, method: str, path: str, body: Any, none_on_404: bool) -> dict[str, Any] | None:
-        """One logical call: up to 1 + retries attempts, each gated and recorded by the breaker."""
+        """One logical call: up to 1 + retries attempts, each gated and recorded by the breaker (and counted)."""
+        try:
+            return self._attempts(method, path, body, none_on_404)
+        except OutsideSystemError:
+            telemetry.error(self.system, "refused")
+            raise
+        finally:
+            telemetry.breaker(self.system, self.breaker.state)
+
+    def _attempts(self, method: str, path: str, body: Any, none_on_404: bool) -> dict[str, Any] | None:
         detail = ""
         for attempt in range(self.retries + 1):
             if not self.breaker.allow():
+                telemetry.error(self.system, "breaker_open")
                 raise OutsideSystemUnavailable(self.system, f"circuit breaker open {detail}".strip())
             if attempt:
                 self.sleep(min(MAX_BACKOFF_SECONDS, self.backoff_seconds * 2 ** (attempt - 1)))
+            started = time.perf_counter()
             try:
                 response = self.session.request(method, self.base_url + path, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
+                telemetry.attempt(self.system, time.perf_counter() - started)
+                telemetry.error(self.system, "network")
                 detail = type(exc).__name__
                 self.breaker.failure()
                 continue
             except Exception:
                 self.breaker.failure()  # never leave a half-open trial claimed forever
                 raise
+            telemetry.attempt(self.system, time.perf_counter() - started)
             if response.status_code == 429 or response.status_code >= 500:
+                telemetry.error(self.system, "server")
                 detail = f"HTTP {response.status_code}"
                 self.breaker.failure()
                 continue

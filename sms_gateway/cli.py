@@ -9,14 +9,39 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sms_gateway.settings import ConfigError, Settings, config_path, load
+
+# The long-running roles: each writes its Prometheus counters into the instance's metrics folder.
+PROCESS_ROLES = frozenset({"web", "worker", "desk", "smpp", "metrics", "up"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     path = config_path(args.config)
     os.environ["KONTOR_CONFIG"] = str(path.resolve())
     return load(path)
+
+
+def metrics_dir(settings: Settings) -> Path:
+    """Point prometheus_client's multiprocess mode at data_dir/metrics; it reads the variable once, at import,
+    so this runs before any command imports it."""
+    if "prometheus_client.values" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    folder = metrics_dir_path(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
+    return folder
+
+
+def empty_metrics(settings: Settings) -> None:
+    """A new run of the instance starts its counts from zero (prometheus_client's rule between runs)."""
+    for stale in metrics_dir_path(settings).glob("*.db"):
+        stale.unlink()
+
+
+def metrics_dir_path(settings: Settings) -> Path:
+    return settings.data_path / "metrics"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -67,6 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except embedded_redis.AlreadyRunning as exc:
         print(f"kontor up: {exc}", file=sys.stderr)
         return 2
+    empty_metrics(settings)  # under the instance's lock: never another running instance's counts
     redis_proc = None
     if settings.embedded_redis:
         redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
@@ -195,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     install()  # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
+        if args.command in PROCESS_ROLES:
+            metrics_dir(_settings(args))
         return int(args.func(args))
     except ConfigError as exc:
         print(f"kontor: configuration error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from adapters.clock import utcnow
 from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
 from dialogs.request import ConfirmedRequest
-from sms_gateway import bootstrap, runtime
+from sms_gateway import bootstrap, counters, runtime
 from sms_gateway.outbox import deliver
 from storage import repository
 from storage.models import OutboundMessage, Request
@@ -32,6 +32,7 @@ def job_id(kind: str, dialog_id: str) -> str:
     return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", dialog_id)
 
 
+@counters.timed
 def finish_request(payload: dict[str, Any]) -> str:
     """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on.
 
@@ -64,6 +65,7 @@ class Decision:
     consumption: dict[str, float] = field(default_factory=dict)
 
 
+@counters.timed
 def process_request(dialog_id: str) -> str:
     """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
     services = bootstrap.services()

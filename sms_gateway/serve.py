@@ -27,6 +27,7 @@ class KontorWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             "errorlog": "-",
             "loglevel": "info",
             "control_socket_disable": True,
+            "child_exit": child_exit,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -36,3 +37,11 @@ class KontorWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         from sms_gateway.runtime import build
 
         return create_app(build(self.settings))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: a worker exited, so its live gauges (prometheus_client multiprocess mode) go with it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # prometheus_client's multiprocess module is unannotated
