@@ -6,6 +6,7 @@ own file there; outside `kontor` (tests in one process) they are plain in-memory
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from prometheus_client import Counter, Histogram
 from adapters.http import OutsideSystemUnavailable
 from dialogs.model import FinishRequest, Outcome, Session
 
+log = logging.getLogger("kontor.metrics")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -37,7 +39,15 @@ def message_in(channel: str, outcome: str) -> None:
     """One inbound message handled with `outcome` (one of IN_OUTCOMES)."""
     if outcome not in IN_OUTCOMES:
         raise ValueError(f"unknown inbound outcome {outcome!r}")
-    MESSAGES_IN.labels(channel or "none", outcome).inc()
+    _quietly(lambda: MESSAGES_IN.labels(channel or "none", outcome).inc())
+
+
+def _quietly(count: Callable[[], None]) -> None:
+    """A metric that cannot be written (its folder removed, a full disk) never costs a subscriber's message."""
+    try:
+        count()
+    except OSError as exc:
+        log.warning("metrics: could not count: %s", exc)
 
 
 def dialog_events(before: Session | None, after: Outcome, now: datetime, idle_minutes: int) -> list[str]:
@@ -60,11 +70,12 @@ def dialog_step(before: Session | None, after: Outcome, now: datetime, idle_minu
     """Count the step's dialog events (after the step was saved)."""
     for event in dialog_events(before, after, now, idle_minutes):
         if event == "started":
-            DIALOGS_STARTED.inc()
+            _quietly(DIALOGS_STARTED.inc)
         elif event == "confirmed":
-            DIALOGS_CONFIRMED.inc()
+            _quietly(DIALOGS_CONFIRMED.inc)
         else:
-            DIALOGS_ABANDONED.labels(event.split(":", 1)[1]).inc()
+            reason = event.split(":", 1)[1]
+            _quietly(lambda: DIALOGS_ABANDONED.labels(reason).inc())
 
 
 def timed(job: Callable[P, R]) -> Callable[P, R]:
