@@ -75,7 +75,7 @@ def dialog_step(before: Session | None, after: Outcome, now: datetime, idle_minu
             _quietly(DIALOGS_CONFIRMED.inc)
         else:
             reason = event.split(":", 1)[1]
-            _quietly(lambda: DIALOGS_ABANDONED.labels(reason).inc())
+            _quietly(functools.partial(lambda why: DIALOGS_ABANDONED.labels(why).inc(), reason))
 
 
 def timed(job: Callable[P, R]) -> Callable[P, R]:
