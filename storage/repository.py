@@ -78,9 +78,7 @@ def change_status(
         return False
     db.add(StatusChange(request_id=request_id, status=status, reason=reason, at=now))
     db.flush()
-    row = db.get(Request, request_id)
-    if row is not None:
-        db.refresh(row)  # the caller reads the status that won, not a stale copy
+    db.get(Request, request_id, populate_existing=True)  # a loaded copy shows the status that won, not a stale one
     return True
 
 

@@ -509,5 +509,7 @@ def test_crash_between_the_send_and_the_commit(world) -> None:
     stack.start("worker")
     settle(ledger, group, confirmed, 60)
     row = tally(Row("crash between the send and the commit", len(group)), ledger, group, confirmed)
+    log = (stack.config.parent / "worker.log").read_text(errors="replace")
+    assert "already accepted by twilio" in log, "the resend was not reconciled with the gateway"
     row.note = f"reconciled by Twilio's message list; settled {time.monotonic() - restarted:.0f}s after restart"
     record(row)
