@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from adapters import clock, sandbox
 from adapters.senders import AccountError, UncertainSendError
+from dialogs.request import ConfirmedRequest
 from sms_gateway import bootstrap, cli, jobs, outbox, runtime
 from sms_gateway.worker import beat
 from storage import repository
@@ -70,8 +71,8 @@ def request(mobile: str) -> dict:
 def history(services: runtime.Services, dialog_id: str) -> tuple[str, list[str]]:
     with services.db() as db:
         row = db.scalars(select(Request).where(Request.dialog_id == dialog_id)).one()
-        changes = db.scalars(select(StatusChange.status).where(StatusChange.request_id == row.id).order_by(StatusChange.id))
-        return row.status, list(changes)
+        query = select(StatusChange.status).where(StatusChange.request_id == row.id)
+        return row.status, list(db.scalars(query.order_by(StatusChange.id)))
 
 
 def message(services: runtime.Services, event_key: str) -> OutboundMessage:
@@ -85,18 +86,19 @@ def message(services: runtime.Services, event_key: str) -> OutboundMessage:
 def test_two_deciders_at_once_make_one_decision(world) -> None:
     """Two copies of the follow-up decide differently at the same moment: one wins, its SMS is the only one."""
     services, twilio = world
+    decisions = [jobs.Decision("bill_issued", "", 1_234_000, "99887766"), jobs.Decision("rejected", "person_not_found")]
     for _ in range(6):
-        mobile, payload = phone(), None
+        mobile = phone()
         payload = request(mobile)
         jobs.finish_request(payload)
         barrier, results = threading.Barrier(2), []
-        decisions = [jobs.Decision("bill_issued", "", 1_234_000, "99887766"), jobs.Decision("rejected", "person_not_found")]
 
-        def decide(decision: jobs.Decision, dialog_id: str = payload["dialog_id"]) -> None:
-            barrier.wait(5)
-            results.append(jobs.record(services, dialog_id, [], decision))
+        def decide(decision: jobs.Decision, dialog_id: str, b: threading.Barrier, out: list[str]) -> None:
+            b.wait(5)
+            out.append(jobs.record(services, dialog_id, [], decision))
 
-        threads = [threading.Thread(target=decide, args=(d,)) for d in decisions]
+        args = [(d, payload["dialog_id"], barrier, results) for d in decisions]
+        threads = [threading.Thread(target=decide, args=a) for a in args]
         for t in threads:
             t.start()
         for t in threads:
@@ -120,7 +122,6 @@ def test_a_request_and_its_sms_commit_together(database_url: str) -> None:
     engine, observer = make_engine(database_url), create_engine(database_url)
     factory, now = session_factory(engine), clock.utcnow()
     payload = request(phone())
-    from dialogs.request import ConfirmedRequest
 
     def count(table: str) -> int:
         with observer.connect() as conn:
@@ -128,7 +129,8 @@ def test_a_request_and_its_sms_commit_together(database_url: str) -> None:
 
     try:
         with pytest.raises(Abort), factory.begin() as db:
-            row, created = repository.store_request(db, ConfirmedRequest.from_json(payload), jobs.new_tracking_number, now)
+            confirmed = ConfirmedRequest.from_json(payload)
+            row, created = repository.store_request(db, confirmed, jobs.new_tracking_number, now)
             assert created and count("requests") == 0  # another connection does not see it yet
             repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, "tracking", now)
             assert count("requests") == 0 and count("outbound_messages") == 0
