@@ -7,7 +7,6 @@ timeout after the gateway accepted never rolls the claim back. A message found i
 gateway (Sender.find) and sent again only when the gateway has no record of it. A credential or account error
 (AccountError) holds the message (back to pending) and is retried with backoff, loudly; only an error about the
 message itself (invalid number, opted out) ends it `failed`. Throttling and the opt-out check come before the claim.
-The throttle is a GCRA per sender number, shared by every worker: key <prefix>:throttle:{number}.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import os
 import secrets
 import socket
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,29 +26,17 @@ from sqlalchemy import update
 from adapters.clock import utcnow
 from adapters.senders import AccountError, PermanentSendError, TransientSendError, UncertainSendError
 from sms_gateway import bootstrap, runtime
+from sms_gateway.throttle import Throttled, throttle
 from sms_gateway.worker import current_worker, is_alive
 from storage.models import FAILED, FINISHED, PENDING, SENDING, SENT, SUPPRESSED, UNCERTAIN, OutboundMessage
-from storage.phones import PREFIX
 
 log = logging.getLogger("kontor.outbox")
 THROTTLE_WAIT_SECONDS = 5.0
+# Throttled and throttle live in sms_gateway.throttle; named here too, where the outbox's callers look for them.
+__all__ = ["UNFINISHED", "Throttled", "deliver", "throttle"]
 CLAIM_SECONDS = 180  # longer than a job may run (120 s): an older claim is stale even if its claimer still lives
 RECONCILE_SLACK = timedelta(minutes=10)  # the gateway's clock and ours may differ a little
 UNFINISHED = (PENDING, SENDING, UNCERTAIN)
-
-# GCRA: KEYS[1] holds the theoretical arrival time (ms). ARGV: interval ms. Returns 0 (go) or ms to wait.
-_THROTTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then return tat - now end
-redis.call('SET', KEYS[1], math.max(tat, now) + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 1000)
-return 0
-"""
-
-
-class Throttled(Exception):
-    """The sender number stayed over its rate for longer than we wait: a transient error, retried by RQ."""
 
 
 @dataclass(frozen=True)
@@ -212,27 +197,3 @@ def _finish(services: runtime.Services, message_id: int, status: str, reason: st
             .values(status=status, error=reason)
         )
     log.info("SMS %s %s: %s", message_id, status, reason)
-
-
-def throttle(
-    client: redis.Redis,
-    sender: str,
-    per_second: float,
-    max_wait: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
-    prefix: str = PREFIX,
-) -> float:
-    """Take the sender number's next send slot, waiting (bounded) when it is busy; returns seconds waited."""
-    if per_second <= 0:
-        return 0.0
-    script, interval = client.register_script(_THROTTLE), max(1, int(1000 / per_second))
-    waited, deadline = 0.0, time.monotonic() + max_wait
-    for _ in range(10_000):
-        wait_ms = int(script(keys=[f"{prefix}:throttle:{{{sender}}}"], args=[interval]))
-        if not wait_ms:
-            return waited
-        if time.monotonic() + wait_ms / 1000 > deadline:
-            break
-        sleep(wait_ms / 1000)
-        waited += wait_ms / 1000
-    raise Throttled(f"sender {sender[-4:]} over {per_second}/s for {max_wait}s")
