@@ -118,3 +118,4 @@ def run(services: Services, burst: bool = False) -> None:
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
         heart.stop()
+        _CURRENT.pop("name", None)
