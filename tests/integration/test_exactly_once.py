@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,14 @@ def test_kontor_outbox_lists_failed_messages_and_resends_them(world, capsys: pyt
     outbox.deliver(message_id)
     assert twilio.to(mobile) == ["to a number fixed later"]
     assert cli.main(["outbox", "resend", "999999", "--config", config]) == 2
+
+
+def test_twilio_find_asks_the_message_list_by_number_and_date(world) -> None:
+    """Sender.find over GET Messages.json with To, From and DateSent>, matched by the body."""
+    services, _ = world
+    mobile, now = phone(), datetime.now(UTC)
+    sid = services.sms.send(mobile, "listed")
+    assert services.sms.find(mobile, "listed", now - timedelta(days=1)) == sid
+    assert services.sms.find(mobile, "another body", now - timedelta(days=1)) is None
+    assert services.sms.find(phone(), "listed", now - timedelta(days=1)) is None
+    assert services.sms.find(mobile, "listed", now + timedelta(days=2)) is None  # sent before that day
