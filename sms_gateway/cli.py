@@ -173,6 +173,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return failed(settings, sys.stdout) if args.action == "failed" else retry(settings, sys.stdout)
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from sms_gateway.outbox_admin import failed, resend
+
+    settings = _settings(args)
+    if args.action == "failed":
+        return failed(settings, sys.stdout)
+    if not (args.ids or args.all):
+        print("kontor outbox resend: give message ids or --all", file=sys.stderr)
+        return 2
+    return resend(settings, [int(i) for i in args.ids], args.all, sys.stdout)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kontor", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -207,6 +219,10 @@ def parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
     jobs = command("jobs", cmd_jobs, "finishing jobs that failed for good")
     jobs.add_argument("action", choices=("failed", "retry"))
+    outbox = command("outbox", cmd_outbox, "SMS the gateway refused for good: list them, send them again")
+    outbox.add_argument("action", choices=("failed", "resend"))
+    outbox.add_argument("ids", nargs="*", help="message ids to send again (from `kontor outbox failed`)")
+    outbox.add_argument("--all", action="store_true", help="send every failed message again")
     from sms_gateway.desk.commands import add_commands
 
     add_commands(command, _settings)  # desk, users, stats (issue 10)

@@ -26,6 +26,14 @@ ALIVE_SECONDS = 10  # how long one beat counts: a worker silent this long is dea
 SWEEP_SECONDS = 5  # how often each live worker looks for orphans of dead ones
 
 
+_CURRENT: dict[str, str] = {}  # the name this process runs its RQ worker under, once run() has started
+
+
+def current_worker() -> str:
+    """This process's worker name (it beats in Redis), or "" when this process is not a `kontor worker`."""
+    return _CURRENT.get("name", "")
+
+
 def worker_name() -> str:
     """Unique per start: a restarted worker (same host, same pid) never collides with its dead predecessor."""
     return f"kontor.{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
@@ -100,7 +108,7 @@ class Heart:
 def run(services: Services, burst: bool = False) -> None:
     """Queues in priority order: every waiting tracking number goes out before any follow-up work."""
     queues = [services.queue, services.followup]
-    name = worker_name()
+    name = _CURRENT["name"] = worker_name()
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
     worker = SimpleWorker(queues, connection=services.redis, name=name)
     heart = Heart(services.redis, name, queues)
@@ -110,3 +118,4 @@ def run(services: Services, burst: bool = False) -> None:
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
         heart.stop()
+        _CURRENT.pop("name", None)

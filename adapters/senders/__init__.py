@@ -32,6 +32,11 @@ class TransientSendError(Exception):
     """The gateway is busy or unreachable now (429, 5xx, network): retry later with backoff."""
 
 
+class UncertainSendError(TransientSendError):
+    """The request may have reached the gateway (a read timeout, a connection cut after sending): the outbox
+    asks the gateway (Sender.find) before it sends the message again."""
+
+
 class AccountError(TransientSendError):
     """The gateway refused our account, not the message (a wrong or rotated key, an IP not allow-listed):
     the outbox holds the message and retries with backoff, loudly, until an operator fixes the account."""

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"  # TEMPORARY on branch b: 0005 (helper a) is not here yet; the lead re-chains to "0005"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
