@@ -55,10 +55,18 @@ def client(settings: Settings, url: str = "", channel_name: str = "twilio") -> W
     return WebhookClient.local(channel, settings.server.port, settings.server.host)
 
 
-def _watch_outbox(settings: Settings, sender: str, stop: threading.Event) -> None:
+def _last_message(settings: Settings, sender: str) -> int:
+    """Where the watch starts: read before the first line is sent, so no reply to it can slip before the mark."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            return s.scalar(select(func.max(OutboundMessage.id)).where(OutboundMessage.to == sender)) or 0
+    finally:
+        engine.dispose()
+
+
+def _watch_outbox(settings: Settings, sender: str, last: int, stop: threading.Event) -> None:
     db = session_factory(make_engine(settings.database_url))
-    with db() as s:
-        last = s.scalar(select(func.max(OutboundMessage.id)).where(OutboundMessage.to == sender)) or 0
     while not stop.wait(0.5):
         with db() as s:
             for message in repository.messages_to(s, sender, last):
@@ -74,7 +82,8 @@ def run_phone(settings: Settings, sender: str, url: str = "", channel: str = "tw
         print(exc)
         return 2
     stop = threading.Event()
-    threading.Thread(target=_watch_outbox, args=(settings, sender, stop), daemon=True).start()
+    last = _last_message(settings, sender)
+    threading.Thread(target=_watch_outbox, args=(settings, sender, last, stop), daemon=True).start()
     where = kontor.url if channel == "twilio" else f"{channel} (replies arrive as 📩 SMS)"  # no secret path shown
     print(f"Kontor phone {sender} → {where}. Try «قرائت» or READ; Ctrl-D to quit.")
     try:
