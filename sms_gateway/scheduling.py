@@ -9,6 +9,8 @@ Kontor's scheduler builds its connection through the one factory instead.
 
 from __future__ import annotations
 
+import logging
+import time
 import typing
 from typing import Any
 
@@ -19,6 +21,9 @@ from rq.scheduler import RQScheduler
 
 from sms_gateway import redis_client
 from sms_gateway.settings import Settings
+
+log = logging.getLogger("kontor.scheduler")
+PAUSE_SECONDS = 1.0  # between tries while Redis has no primary (a fail-over takes a few seconds)
 
 
 class Scheduler(RQScheduler):
@@ -33,6 +38,19 @@ class Scheduler(RQScheduler):
         if self._connection is None:  # None again after start(): a client is never carried across the fork
             self._connection = redis_client.connect(self.settings)  # type: ignore[assignment]  # rq: None until set
         return typing.cast(redis.Redis, self._connection)
+
+    def work(self) -> None:
+        """RQ's loop, carried through a fail-over: RQ's own ends its process at the first Redis error, and the
+        worker would start another only at its next maintenance, minutes later; retries would wait that long."""
+        while True:
+            try:
+                super().work()  # type: ignore[no-untyped-call]  # rq 3.0.0: untyped
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if self._stop_requested:  # asked to stop: no Redis to release the locks in, they expire
+                    return
+                log.warning("scheduler lost Redis (%s); trying again in %.0f s", exc, PAUSE_SECONDS)
+                time.sleep(PAUSE_SECONDS)
 
 
 class Worker(SimpleWorker):

@@ -240,6 +240,8 @@ class PhoneStore:
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)
             before(pipe)
+            if self.wait_ms:  # RQ turned the pipeline into MULTI/EXEC, where WAIT never blocks: a plain one.
+                pipe.explicit_transaction = False  # in order, so a save never lands without the jobs before it
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             if self.wait_ms:
                 pipe.execute_command("WAIT", 1, self.wait_ms)  # type: ignore[no-untyped-call]  # redis-py: untyped
