@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
+from rq import Queue
 
+from sms_gateway import redis_client, scheduling
 from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
 from sms_gateway.webhook_client import Sms, new_message_id
 from tests.faults.procs import Ledger, Row, SlowTwilio, tally
 from tests.faults.test_faults import ROWS, SINGLE, phones, record, table
+from tests.support.hook import settings_for
 from tests.support.redis_ha import SentinelCluster
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, write_config
 
@@ -131,3 +136,39 @@ def test_sentinel_failover(ha) -> None:
     assert not twilio.fail_next, "the failing sends happened and were retried"
     record(row)
     print("\n" + table(ROWS) + "\n")
+
+
+def retried(call: Callable[[], str], timeout: float = 10) -> str:
+    """The first answer of a call made again while the client finds the new primary (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_the_scheduler_carries_on_through_a_failover(tmp_path: Path) -> None:
+    """Retries wait in RQ's scheduled registry; RQ's own scheduler process ends at the first Redis error."""
+    cluster = SentinelCluster(tmp_path / "redis").start()
+    scheduler = None
+    try:
+        settings = settings_for(tmp_path, "", redis__sentinel=cluster.sentinel_block())
+        queue = Queue("scheduled", connection=redis_client.connect(settings))
+        scheduler = scheduling.Scheduler([queue], connection=queue.connection, settings=settings, interval=1)
+        scheduler.acquire_locks()
+        assert scheduler.acquired_locks
+        scheduler.start()  # its own process, as `kontor worker` starts it
+        time.sleep(1.5)  # a few rounds on the first primary
+        cluster.primary.kill()
+        assert cluster.wait_promoted(30)
+        job = retried(lambda: queue.enqueue_in(timedelta(seconds=1), "builtins.len", "x").id)
+        assert wait_until(lambda: job in queue.get_job_ids(), 20, 0.2), "the scheduler did not move the job"
+        assert scheduler._process is not None and scheduler._process.is_alive()
+    finally:
+        if scheduler is not None and scheduler._process is not None:
+            scheduler._process.terminate()
+            scheduler._process.join(10)
+        cluster.stop()
