@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
 from tests.support.hook import running_hook, settings_for
 from tests.support.redis_ha import SentinelCluster
@@ -70,3 +71,15 @@ def test_without_a_replica_the_confirm_is_not_announced(cluster: SentinelCluster
         assert hook.sms(PHONE, "1") == [CAT.text("try_again_later", "fa")]  # again: the same dialog, the same job
         assert set(hook.services.queue.job_ids) == job
         assert hook.services.sessions.peek(PHONE).dialog == at_confirm
+
+
+def test_min_replicas_to_write_refuses_every_step(cluster: SentinelCluster, tmp_path: Path) -> None:
+    """The second line of defence: a primary without a replica refuses writes; every step gets the try-again."""
+    settings = settings_for(tmp_path, "", redis__sentinel=cluster.sentinel_block())
+    with running_hook(settings) as hook:
+        assert hook.sms(OTHER, "READ") != [CAT.text("try_again_later", "en")]
+        cluster.primary.client().config_set("min-replicas-to-write", 1)
+        cluster.primary.client().config_set("min-replicas-max-lag", 1)
+        cluster.replica.kill()
+        assert wait_until(lambda: cluster.primary.client().info("replication")["connected_slaves"] == 0, 20, 0.2)
+        assert wait_until(lambda: hook.sms(PHONE, "READ") == [CAT.text("try_again_later", "en")], 10, 0.5)
