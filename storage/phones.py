@@ -59,7 +59,7 @@ return 1
 _COMMIT_UNDOABLE = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], redis.call('GET', KEYS[1]) or '', 'EX', 60)
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 redis.call('DEL', KEYS[2])
 return 1
 """
