@@ -18,8 +18,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from dialogs.model import Session
 from storage.codec import dump_session, load_session
@@ -227,36 +229,48 @@ class PhoneStore:
         """
         keys = [self.key(phone, "s"), self.key(phone, "lock")]
         args: list[str | int] = [token, stored.encode(), self.ttl]
-        saved = self._commit(keys=keys, args=args) if before is None else self._commit_after(before, keys, args)
+        if before is None:
+            saved = self._commit(keys=keys, args=args)
+        elif self.wait_ms:
+            saved = self._commit_replicated(before, keys + [self.key(phone, "undo")], args)
+        else:
+            saved = int(self._commit_after(before, self._commit, keys, args)[-1])
         if not saved:
             raise LockLost(phone)
 
-    def _commit_after(
+    def _commit_replicated(
         self, before: Callable[[redis.client.Pipeline], object], keys: list[str], args: list[str | int]
     ) -> int:
+        """The save with the jobs, then WAIT 1 in the same round trip; undone when no replica acknowledged it."""
+        saved, acknowledged = self._commit_after(before, self._commit_undoable, keys, args, wait=True)[-2:]
+        if saved and int(acknowledged) < 1:
+            self._undo(keys=keys, args=[args[1], self.ttl])
+            raise Unreplicated(f"no replica acknowledged the confirm within {self.wait_ms} ms")
+        return int(saved)
+
+    def _commit_after(
+        self,
+        before: Callable[[redis.client.Pipeline], object],
+        script: Script,
+        keys: list[str],
+        args: list[str | int],
+        wait: bool = False,
+    ) -> list[Any]:  # the replies of every command: RQ's, the save's, WAIT's
         """One pipeline: the caller's commands, the save by SHA (loaded again if Redis restarted)[, WAIT]."""
-        script = self._commit_undoable if self.wait_ms else self._commit
-        keys = keys + [keys[0][: -len("s")] + "undo"] if self.wait_ms else keys  # this phone's undo key
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)
             before(pipe)
-            if self.wait_ms:  # RQ turned the pipeline into MULTI/EXEC, where WAIT never blocks: a plain one.
+            if wait:  # RQ turned the pipeline into MULTI/EXEC, where WAIT never blocks: a plain one.
                 pipe.explicit_transaction = False  # in order, so a save never lands without the jobs before it
             pipe.evalsha(script.sha, len(keys), *keys, *args)
-            if self.wait_ms:
+            if wait:
                 pipe.execute_command("WAIT", 1, self.wait_ms)  # type: ignore[no-untyped-call]  # redis-py: untyped
             try:
-                results = pipe.execute()
+                return list(pipe.execute())
             except redis.exceptions.NoScriptError:
                 if attempt:
                     raise
                 self.client.script_load(script.script)
-                continue
-            saved = int(results[-2] if self.wait_ms else results[-1])
-            if saved and self.wait_ms and int(results[-1]) < 1:
-                self._undo(keys=keys, args=[args[1], self.ttl])
-                raise Unreplicated(f"no replica acknowledged the confirm within {self.wait_ms} ms")
-            return saved
         raise AssertionError("unreachable")
 
     def release(self, phone: str, token: str) -> None:
