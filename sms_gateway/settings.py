@@ -26,8 +26,34 @@ class Server:
 
 
 @dataclass(frozen=True)
+class SentinelSettings:
+    """Redis Sentinel beyond one machine: the Sentinels' addresses and the primary's name; no hosts = no Sentinel."""
+
+    hosts: list[str] = field(default_factory=list)  # "host:port" of each Sentinel (three, on three hosts)
+    master: str = "kontor"  # the name the Sentinels monitor the primary under
+    password: str = ""  # the Sentinels' own AUTH password ("" = none; or KONTOR_REDIS_SENTINEL_PASSWORD)
+
+    def __post_init__(self) -> None:
+        for host in self.hosts:
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ConfigError(f"redis.sentinel.hosts: expected host:port, got {host!r}")
+        if self.hosts and not self.master:
+            raise ConfigError("redis.sentinel.master: required with redis.sentinel.hosts")
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [(host.rpartition(":")[0].strip("[]"), int(host.rpartition(":")[2])) for host in self.hosts]
+
+
+@dataclass(frozen=True)
 class RedisSettings:
-    url: str
+    url: str  # with Sentinel: only its password and db number are used (the primary is the Sentinels' answer)
+    sentinel: SentinelSettings = field(default_factory=SentinelSettings)
+
+    @property
+    def uses_sentinel(self) -> bool:
+        return bool(self.sentinel.hosts)
 
 
 @dataclass(frozen=True)
@@ -199,7 +225,7 @@ class Settings:
 
     @property
     def embedded_redis(self) -> bool:
-        return not self.redis.url
+        return not self.redis.url and not self.redis.uses_sentinel
 
     @property
     def database_url(self) -> str:
@@ -226,8 +252,9 @@ class Settings:
         return bool(self.twilio.account_sid and self.twilio.auth_token)
 
 
-ENV_OVERRIDES = {
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "KONTOR_REDIS_URL": ("redis", "url"),
+    "KONTOR_REDIS_SENTINEL_PASSWORD": ("redis", "sentinel", "password"),
     "KONTOR_DATABASE_URL": ("database", "url"),
     "KONTOR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "KONTOR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
@@ -275,6 +302,19 @@ def _unknown(cls: type, raw: typing.Mapping[str, object], where: str = "") -> li
     return found
 
 
+def _override(raw: dict[str, object], where: tuple[str, ...], value: str) -> None:
+    """Set a nested key from the environment, making an absent optional section (redis.sentinel) on the way."""
+    section: object = raw
+    for depth, name in enumerate(where[:-1]):
+        if not isinstance(section, dict):
+            return
+        if depth and section.get(name) is None:
+            section[name] = {}
+        section = section.get(name)
+    if isinstance(section, dict):
+        section[where[-1]] = value
+
+
 def _typed(raw: object) -> Settings:
     """Typed settings from the parsed YAML; any fault is a ConfigError naming the dotted key."""
     if not isinstance(raw, dict):
@@ -309,9 +349,9 @@ def load(path: str | Path | None = None, environ: typing.Mapping[str, str] | Non
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if isinstance(raw, dict):
-        for var, (section, key) in ENV_OVERRIDES.items():
-            if env.get(var) and isinstance(raw.get(section), dict):
-                raw[section][key] = env[var]
+        for var, where in ENV_OVERRIDES.items():
+            if env.get(var):
+                _override(raw, where, env[var])
     settings = _typed(raw)
     data_dir = Path(settings.data_dir)
     if not data_dir.is_absolute():

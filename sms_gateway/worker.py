@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 
+from sms_gateway import scheduling
 from sms_gateway.runtime import Services
 
 log = logging.getLogger("kontor.worker")
@@ -110,7 +111,8 @@ def run(services: Services, burst: bool = False) -> None:
     queues = [services.queue, services.followup]
     name = _CURRENT["name"] = worker_name()
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
-    worker = SimpleWorker(queues, connection=services.redis, name=name)
+    # Its scheduler (retries, scheduled jobs) connects through Kontor's Redis factory: Sentinel works there too.
+    worker = scheduling.Worker(queues, connection=services.redis, name=name, settings=services.settings)
     heart = Heart(services.redis, name, queues)
     heart.start()
     try:
