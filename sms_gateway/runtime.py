@@ -51,7 +51,12 @@ class Services:
 def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     """Every real part, from the settings; `at` is the clock (a test may pin it)."""
     client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30, retry_on_timeout=True
+        settings.redis_url,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+        retry_on_timeout=True,
+        max_connections=redis_pool_size(settings),
     )
     ttl = settings.dialog.idle_minutes * 60 + 3600
     engine = make_engine(settings.database_url)
@@ -72,6 +77,11 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
         rules=rules_from(settings),
         clock=at,
     )
+
+
+def redis_pool_size(settings: Settings) -> int:
+    """Bounded, never short: a web thread holds one connection at a time; the margin covers RQ and a worker's sends."""
+    return max(64, 2 * settings.server.threads + 16)
 
 
 def rules_from(settings: Settings) -> Rules:
