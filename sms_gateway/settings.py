@@ -26,7 +26,7 @@ class Server:
     port: int
     public_url: str
     workers: int
-    threads: int = 8  # per worker (gunicorn gthread): a request waiting on an outside system holds a thread
+    threads: int = 16  # per worker (gunicorn gthread): a request waiting on an outside system holds a thread
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= MAX_THREADS:
