@@ -175,7 +175,7 @@ def test_the_rules_come_from_the_settings_by_name(tmp_path: Path) -> None:
 
 
 def test_server_threads_default_to_sixteen_and_are_bounded(tmp_path: Path) -> None:
-    assert load_with(tmp_path, lambda c: c["server"].pop("threads")).server.threads == 8
+    assert load_with(tmp_path, lambda c: c["server"].pop("threads")).server.threads == 16
     for bad in (0, 33):
         assert refused(tmp_path, lambda c, n=bad: c["server"].update(threads=n)).startswith("server.threads")
 
