@@ -296,18 +296,41 @@ class Bench:
             f"127.0.0.1:{port}",
             *markers,
         ]
-        return {"argv": argv, "name": name, "seconds": seconds, "phones": phones}
+        return {"argv": argv, "name": name, "seconds": seconds, "phones": phones, "port": port}
+
+    def cpu_seconds(self, port: int) -> dict[str, float]:
+        """CPU seconds used so far by the server on `port` (master and workers), by Redis and by the sandbox."""
+        names = {self.port: "web", self.port2: "web2", self.ref_port: "reference", self.refx_port: "reference-outside"}
+        out: dict[str, float] = {}
+        try:
+            import psutil
+        except ImportError:
+            return out
+        for role, name in (("server", names.get(port, "")), ("sandbox", "sandbox")):
+            proc = self.runner.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                parent = psutil.Process(proc.pid)
+                times = [p.cpu_times() for p in [parent, *parent.children(recursive=True)]]
+                out[role] = sum(t.user + t.system for t in times)
+            except psutil.Error:
+                continue
+        cpu = self.r.info("cpu")
+        out["redis"] = cpu["used_cpu_user"] + cpu["used_cpu_sys"]
+        return out
 
     def wrk_launch(self, prep: dict):
+        cpu0 = self.cpu_seconds(prep["port"])
         proc = self.runner.start(f"wrk-{prep['name']}", prep["argv"], pipe=True)
-        return (proc, prep["name"], prep["seconds"], prep["phones"])
+        return (proc, prep["name"], prep["seconds"], prep["phones"], (prep["port"], cpu0))
 
     def wrk(self, name: str, port: int, conns: int, seconds: float, start: bool = True):
         handle = self.wrk_launch(self.wrk_prepare(name, port, conns, seconds))
         return self.finish_wrk(handle) if start else handle
 
     def finish_wrk(self, handle) -> dict[str, float]:
-        proc, name, seconds, _phones = handle
+        proc, name, seconds, _phones, (port, cpu0) = handle
         try:
             out, _ = proc.communicate(timeout=seconds + 60)
         except subprocess.TimeoutExpired as exc:
@@ -319,11 +342,14 @@ class Bench:
             raise RuntimeError(f"wrk {name} printed no result:\n{out[-2000:]}")
         res = json.loads(line[len("BENCHJSON ") :])
         res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+        cpu1 = self.cpu_seconds(port)  # CPU ms per answered message: on a CPU-bound machine, what sets the rate
+        res["cpu_ms_per_msg"] = {k: 1000 * (cpu1[k] - cpu0[k]) / max(1, res["requests"]) for k in cpu0 if k in cpu1}
         errors = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
         self.log(
             f"wrk {name}: {res['rps']:.0f} req/s p50 {res['p50_us'] / 1000:.2f} ms p99 "
             f"{res['p99_us'] / 1000:.2f} ms non200 {res['non200']} fallback {res['fallback']} "
-            f"errors {errors} wrapped {res['wrapped']}"
+            f"errors {errors} wrapped {res['wrapped']} CPU ms/msg "
+            + " ".join(f"{k} {v:.2f}" for k, v in res["cpu_ms_per_msg"].items())
         )
         if res["wrapped"]:
             self.notes.append(f"wrk {name}: replay ran out and wrapped {res['wrapped']}x (raise --max-rate)")
@@ -897,6 +923,15 @@ def webhook_rows(f: dict, add: Callable[..., None]) -> None:
             "p99 <= 1.5x reference",
             p99 <= 1.5,
         )
+        cpu_k, cpu_r = k.get("cpu_ms_per_msg") or {}, r.get("cpu_ms_per_msg") or {}
+        if cpu_k and cpu_r:
+            add(
+                f"  CPU ms per message, {conns} conns: Kontor | {which}",
+                " | ".join(
+                    " ".join(f"{part} {cpu[part]:.2f}" for part in ("server", "redis", "sandbox") if part in cpu)
+                    for cpu in (cpu_k, cpu_r)
+                ),
+            )
         old = f.get(f"reference_c{conns}")
         if old and old is not r:
             add(
