@@ -12,6 +12,7 @@ import redis
 
 from sms_gateway.runtime import catalogue
 from tests.support.stack import AUTH_TOKEN, Stack, free_port, write_config
+from tests.support.twilio_standin import TwilioStandIn
 
 CAT = catalogue()
 LATENCY_MS = 1500
@@ -20,7 +21,10 @@ BILL_ID = "1234567804121"  # a demo subscriber: the bill-ID step asks the subscr
 
 @pytest.fixture(params=[4, 1], ids=["threads=4", "threads=1"])
 def slow_stack(
-    request: pytest.FixtureRequest, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: str,
+    twilio: TwilioStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Stack, int]]:
     """One web process (sandbox answering after 1.5 s); no worker: only the webhook is under test."""
     folder: Path = tmp_path_factory.mktemp("slow")
@@ -30,7 +34,7 @@ def slow_stack(
         folder,
         redis_server,
         f"sqlite:///{folder / 'kontor.db'}",
-        None,
+        twilio.url,  # the account whose token signs the webhooks (nothing is sent: no worker runs)
         port,
         server__workers=1,
         server__threads=request.param,
