@@ -1,9 +1,10 @@
 """`make bench`: Kontor under load on real processes, next to a minimal reference webhook. A benchmark, not a test.
 
-Starts redis-server (unix socket in a temp dir), a fast Twilio stand-in, `kontor web` (gunicorn, sync, one
-worker per core), `kontor worker`, and the reference endpoint (bench/reference_app.py under the same gunicorn
-settings); drives them with wrk replaying pre-signed webhooks of simulated phones walking whole conversations;
-prints one table and appends the figures to bench/results.jsonl. Everything it starts listens on 127.0.0.1 or a
+Starts redis-server (unix socket in a temp dir), a fast Twilio stand-in, the sandbox (restarted at 100 and
+300 ms for the latency runs), `kontor web` (gunicorn gthread, one worker per core, server.threads each),
+`kontor worker`, and the reference endpoints (bench/reference_app.py, plain and with the same outside calls,
+under the same gunicorn options); drives them with wrk replaying pre-signed webhooks of simulated phones walking
+whole conversations; prints one table and appends the figures to bench/results.jsonl. Everything it starts listens on 127.0.0.1 or a
 unix socket, and is stopped at the end (or on error / Ctrl-C). See bench/README.md.
 """
 
