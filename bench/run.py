@@ -4,8 +4,8 @@ Starts redis-server (unix socket in a temp dir), a fast Twilio stand-in, the san
 300 ms for the latency runs), `kontor web` (gunicorn gthread, one worker per core, server.threads each),
 `kontor worker`, and the reference endpoints (bench/reference_app.py, plain and with the same outside calls,
 under the same gunicorn options); drives them with wrk replaying pre-signed webhooks of simulated phones walking
-whole conversations; prints one table and appends the figures to bench/results.jsonl. Everything it starts listens on 127.0.0.1 or a
-unix socket, and is stopped at the end (or on error / Ctrl-C). See bench/README.md.
+whole conversations; prints one table and appends the figures to bench/results.jsonl. Everything it starts
+listens on 127.0.0.1 or a unix socket, and is stopped at the end (or on error / Ctrl-C). See bench/README.md.
 """
 
 from __future__ import annotations
