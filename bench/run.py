@@ -474,6 +474,8 @@ class Bench:
             if "reference-outside" in self.runner.procs:
                 self.fig[f"reference_outside_c{conns}"] = self.wrk(f"refx-c{conns}", self.refx_port, conns, d)
             self.fig[f"kontor_c{conns}"] = self.wrk(f"kontor-c{conns}", self.port, conns, d)
+        for conns in self.args.wide_conns:  # Kontor alone: enough connections that wrk's own bound is far off
+            self.fig[f"kontor_c{conns}"] = self.wrk(f"kontor-c{conns}", self.port, conns, d)
         if not self.fig.get("sandbox_process"):
             self.notes.append("no `kontor sandbox`: the latency runs and the reference with outside calls skipped")
             return
@@ -481,7 +483,7 @@ class Bench:
             for ms in self.args.latencies:
                 self.set_latency(ms)
                 self.wrk(f"warm-kontor-{ms}ms", self.port, 16, 2)
-                for conns in self.args.conns:
+                for conns in self.args.conns + (self.args.wide_conns if ms == 100 else []):
                     self.fig[f"kontor_{ms}ms_c{conns}"] = self.wrk(f"kontor-{ms}ms-c{conns}", self.port, conns, d)
         finally:
             self.set_latency(0)
@@ -1015,6 +1017,9 @@ def main() -> int:
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--workers", type=int, default=0, help="server.workers for Kontor and the reference (0 = cores)")
     ap.add_argument("--conns", type=int, nargs="*", default=[4, 16], help="wrk connections of the webhook runs")
+    ap.add_argument(
+        "--wide-conns", type=int, nargs="*", default=[64], help="Kontor alone at 0 and 100 ms, this many conns"
+    )
     ap.add_argument("--threads", type=int, default=0, help="server.threads for both (0 = config.yaml's)")
     ap.add_argument("--phases", nargs="*", default=[], help="run only these phases (e.g. webhook), setup always")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs, SQLite)")
