@@ -14,6 +14,7 @@ from adapters import telemetry
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 MAX_BACKOFF_SECONDS = 5.0
+POOL_SIZE = 32  # kept connections per host: >= server.threads (at most 32), so no thread opens a fresh one
 
 
 class OutsideSystems(Protocol):
@@ -92,6 +93,15 @@ class CircuitBreaker:
                 self.opened_at, self.trial = self.clock(), False
 
 
+def pooled_session(pool_size: int = POOL_SIZE) -> requests.Session:
+    """A Session keeping up to pool_size connections per host (requests keeps 10, and drops the rest after use)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class JsonClient:
     """requests.Session-based JSON client that turns every outside failure into one of two exceptions."""
 
@@ -111,7 +121,7 @@ class JsonClient:
         self.timeout = outside.timeout_seconds
         self.retries = max(0, outside.retries)
         self.breaker = CircuitBreaker(outside.breaker_failures, outside.breaker_reset_seconds, clock)
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "kontor"})
         self.sleep = sleep
         self.backoff_seconds = backoff_seconds

@@ -25,15 +25,18 @@ OPTIONS: dict[str, Any] = {
 REPLICA_WAIT_MS = 500  # how long a confirm waits for one replica to acknowledge it (WAIT 1 <ms>)
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A client of the primary: from `redis.url`, or followed through fail-overs by the Sentinels."""
+def connect(settings: Settings, max_connections: int | None = None) -> redis.Redis:
+    """A client of the primary: from `redis.url`, or followed through fail-overs by the Sentinels.
+
+    `max_connections` sizes the pool for a threaded web worker (None: redis-py's default)."""
+    pool = {} if max_connections is None else {"max_connections": max_connections}
     if not settings.redis.uses_sentinel:
-        return redis.Redis.from_url(settings.redis_url, **OPTIONS)
+        return redis.Redis.from_url(settings.redis_url, **OPTIONS, **pool)
     sentinel = settings.redis.sentinel
     guards = {"socket_timeout": 1, "socket_connect_timeout": 1, "password": sentinel.password or None}
     make: Any = Sentinel  # Any: redis-py's Sentinel is untyped
     sentinels = make(sentinel.addresses, sentinel_kwargs=guards, **OPTIONS)
-    client: redis.Redis = sentinels.master_for(sentinel.master, **_data_auth(settings.redis.url))
+    client: redis.Redis = sentinels.master_for(sentinel.master, **_data_auth(settings.redis.url), **pool)
     return client
 
 

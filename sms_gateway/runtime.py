@@ -51,7 +51,7 @@ class Services:
 
 def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     """Every real part, from the settings; `at` is the clock (a test may pin it)."""
-    client = redis_client.connect(settings)
+    client = redis_client.connect(settings, max_connections=redis_pool_size(settings))
     ttl = settings.dialog.idle_minutes * 60 + 3600
     engine = make_engine(settings.database_url)
     sender = senders.from_settings(settings)
@@ -71,6 +71,11 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
         rules=rules_from(settings),
         clock=at,
     )
+
+
+def redis_pool_size(settings: Settings) -> int:
+    """Bounded, never short: a web thread holds one connection at a time; the margin covers RQ and a worker's sends."""
+    return max(64, 2 * settings.server.threads + 16)
 
 
 def rules_from(settings: Settings) -> Rules:

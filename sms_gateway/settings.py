@@ -17,12 +17,20 @@ class ConfigError(Exception):
     """A setting is missing, unknown or of the wrong type: Kontor refuses to start."""
 
 
+MAX_THREADS = 32  # server.threads' bound: the HTTP clients keep this many connections per host (adapters/http.py)
+
+
 @dataclass(frozen=True)
 class Server:
     host: str
     port: int
     public_url: str
     workers: int
+    threads: int = 16  # per worker (gunicorn gthread): a request waiting on an outside system holds a thread
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError(f"server.threads: must be 1..{MAX_THREADS}, got {self.threads}")
 
 
 @dataclass(frozen=True)
