@@ -45,8 +45,10 @@ def _route(session: Session | None, inbound: Inbound, text: str, now: datetime, 
     if session is None:
         lang = script_of(text) or rules.default_language
         return Outcome(None, [rules.catalogue.text("menu", lang)])
+    before = (session.step, session.register_index)
     outcome = steps.answer(session, inbound, text, now, rules)
-    return report.feed(outcome, now, rules) if report.waiting(outcome) else outcome
+    moved = outcome.query is not None or (session.step, session.register_index) != before
+    return report.feed(outcome, now, rules) if moved and report.waiting(outcome) else outcome
 
 
 def resume(
@@ -59,7 +61,8 @@ def resume(
     if isinstance(query, BillLookup):
         meter = answer if isinstance(answer, Meter) else None
         outcome = steps.bill_found(session, meter, rules)
-        return _touch(report.feed(outcome, now, rules) if report.waiting(outcome) else outcome, now)
+        found = meter is not None and report.waiting(outcome)  # an unknown bill is asked again; the rest waits
+        return _touch(report.feed(outcome, now, rules) if found else outcome, now)
     return Outcome(session, status.status_replies(query, answer if isinstance(answer, list) else [], rules))
 
 

@@ -17,6 +17,7 @@ from dialogs.text import bare_digits
 _SEPARATORS = "[\\s*#,\u060c]+"  # spaces, the keypad's * and #, commas (Latin and Persian)
 _HEAD = re.compile(f"([^\\s*#,\u060c]+){_SEPARATORS}(.+)")
 _PARTS = re.compile(f"[0-9.]+(?:{_SEPARATORS}[0-9.]+)*")
+_BILL_LIKE = re.compile("[0-9]{6,13}")
 _FED = ("bill", "nid", "reading")  # the steps a report's parts answer, in the order they are typed
 _DEFAULTS = ("date", "desc", "receipt")  # answered "0" in a report: today, no description, no receipt
 _SHORTEST_NID = 8  # a national ID typed without its leading zeros; readings are shorter
@@ -30,7 +31,10 @@ def parse(text: str, catalogue: Catalogue) -> tuple[str, list[str]] | None:
     keyword = catalogue.keyword(match.group(1))
     if keyword is None or keyword[0] != "read" or not _PARTS.fullmatch(match.group(2)):
         return None
-    return keyword[1], re.split(_SEPARATORS, match.group(2))
+    parts = re.split(_SEPARATORS, match.group(2))
+    if not _BILL_LIKE.fullmatch(parts[0]):
+        return None  # `قرائت 04620` mid-dialog is a reading with a word before it, not a new report
+    return keyword[1], parts
 
 
 def start(inbound: Inbound, lang: str, parts: list[str], now: datetime, rules: Rules) -> Outcome:
