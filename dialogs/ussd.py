@@ -21,7 +21,7 @@ def screen(session: Session | None, inbound: Inbound, text: str, now: datetime, 
     if not text:  # a dial: resume the dialog at the same step, else show the menu
         if session is not None and not at_menu:
             return Outcome(session, [steps.prompt(session, rules)])
-        return Outcome(session, [rules.catalogue.text("menu", lang)])
+        return menu(inbound, lang, now, rules)
     if not at_menu:
         return None
     if text == "1":
@@ -30,9 +30,13 @@ def screen(session: Session | None, inbound: Inbound, text: str, now: datetime, 
     if text == "2":
         return status.inquire(None, "", inbound.sender, lang, rules)
     if text == "3":
-        other = "en" if lang == "fa" else "fa"
-        parked = Session(inbound.message_id, other, MENU, now.replace(microsecond=0), channel=CHANNEL)
-        return Outcome(parked, [rules.catalogue.text("menu", other)])
+        return menu(inbound, "en" if lang == "fa" else "fa", now, rules)
     if _BILL.fullmatch(text):
         return report.start(inbound, lang, [text], now, rules)
-    return Outcome(session, [rules.catalogue.text("menu", lang)])
+    return menu(inbound, lang, now, rules)
+
+
+def menu(inbound: Inbound, lang: str, now: datetime, rules: Rules) -> Outcome:
+    """The numbered menu, with a session parked on it: the screen waits for a choice (and keeps the language)."""
+    parked = Session(inbound.message_id, lang, MENU, now.replace(microsecond=0), channel=CHANNEL)
+    return Outcome(parked, [rules.catalogue.text("menu", lang)])

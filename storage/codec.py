@@ -76,7 +76,8 @@ def load_session(data: Any) -> Session | None:
     try:
         if isinstance(data, dict) and data.get("v") in (1, VERSION):
             session = _load(data) if data["v"] == VERSION else _from_v1(data)
-            if (session.step not in STEP and session.step != MENU) or (session.meter is None and session.step not in ("bill", "nid")):
+            known = session.step in STEP or session.step == MENU  # MENU: a USSD menu screen waiting for a choice
+            if not known or (session.meter is None and session.step not in ("bill", "nid", MENU)):
                 raise ValueError(f"no such step as {session.step!r} here")
             return session
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask
 
-from sms_gateway.channels import twilio
+from sms_gateway.channels import twilio, ussd
 from sms_gateway.runtime import Services
 
 
@@ -21,7 +21,7 @@ class Channel:
     blueprint: Callable[[Services], Blueprint]
 
 
-CHANNELS = {"twilio": Channel(twilio.PATH, twilio.blueprint)}
+CHANNELS = {"twilio": Channel(twilio.PATH, twilio.blueprint), "ussd": Channel(ussd.PATH, ussd.blueprint)}
 
 
 def register(app: Flask, services: Services) -> None:
@@ -32,4 +32,4 @@ def register(app: Flask, services: Services) -> None:
 
 def webhook_urls(base_url: str) -> list[str]:
     """The URL each channel's gateway is configured to post to."""
-    return [base_url.rstrip("/") + channel.path for channel in CHANNELS.values()]
+    return [base_url.rstrip("/") + c.path for c in CHANNELS.values() if "<" not in c.path]  # a secret path: not shown

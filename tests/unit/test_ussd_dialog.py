@@ -1,4 +1,4 @@
-"""The same dialog over USSD: the dial shows the menu or resumes the open dialog; keypad wordings; the menu's choices."""
+"""The same dialog over USSD: a dial shows the menu or resumes the open dialog; keypad wordings; menu choices."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def reading_prompt(kit, lang: str = "fa") -> str:
 def test_a_whole_report_over_the_keypad(kit):
     phone = kit.Phone(channel="ussd")
     say(phone, "", ussd_t(kit, "menu"))
-    assert phone.session is None  # the menu alone keeps nothing
+    assert phone.step == "menu" and phone.answers == {}  # parked on the menu: the screen waits for a choice
     say(phone, "1", kit.t("ask_bill"))
     say(phone, kit.SINGLE, kit.t("ask_nid"))
     say(phone, kit.NID, reading_prompt(kit))
