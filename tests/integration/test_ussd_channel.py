@@ -131,3 +131,11 @@ def test_a_bug_is_an_end_not_a_5xx(hook: Hook, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr("sms_gateway.channels.ussd.handle", broken)
     assert Handset(hook).press("") == end(USSD.text("sorry", "fa"))
+
+
+@pytest.mark.parametrize("service_code, first", [("*733*1234567804121#", ""), ("*733#", BILL)])
+def test_a_dial_string_with_the_bill_starts_with_the_bill_answered(hook: Hook, service_code: str, first: str) -> None:
+    phone = Handset(hook)
+    phone.channel.service_code = service_code  # the bill in the serviceCode, or handed over as the first input
+    assert phone.press(first) == con(CAT.text("ask_nid", "fa"))
+    assert hook.services.sessions.peek(PHONE).dialog.answers.bill_id == BILL  # type: ignore[union-attr]  # open
