@@ -8,6 +8,7 @@ ussd` and the tests speak through UssdChannel, which keeps that state per phone 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,12 +17,14 @@ from sms_gateway.webhook_client import Sms
 
 SERVICE_CODE = "*733#"
 NETWORK_CODE = "43211"  # MCC 432 (Iran), MNC 11 (MCI)
+DIAL = re.compile(r"\*[0-9*]+#")  # a typed USSD code (`*733#`, `*733*1234567804121#`): a new session
 
 
 @dataclass
 class UssdSession:
     """One aggregator session of one phone: its id and every input so far."""
 
+    service_code: str
     session_id: str = field(default_factory=lambda: "ATUid_" + uuid.uuid4().hex)
     inputs: list[str] = field(default_factory=list)
 
@@ -43,10 +46,13 @@ class UssdChannel:
         return f"/ussd/africastalking/{self.token}"
 
     def form(self, sms: Sms) -> dict[str, str]:
-        """The next callback: `sms.text` is the input typed (a new session begins with it as the dial string's)."""
+        """The next callback: `sms.text` is the input typed; a typed code (`*733#`) dials, and so does the first
+        input of a phone with no live session (handed over as the dial string's extra digits, as aggregators do)."""
         live = self.sessions.get(sms.sender)
-        if live is None:
-            live = self.sessions[sms.sender] = UssdSession()
+        if DIAL.fullmatch(sms.text):
+            live = self.sessions[sms.sender] = UssdSession(sms.text)
+        elif live is None:
+            live = self.sessions[sms.sender] = UssdSession(self.service_code)
             if sms.text:
                 live.inputs.append(sms.text)  # `*733*<text>#`: the aggregator hands it over as the first input
         else:
@@ -54,7 +60,7 @@ class UssdChannel:
         self.last_phone = sms.sender
         self.last_form = {
             "sessionId": live.session_id,
-            "serviceCode": self.service_code,
+            "serviceCode": live.service_code,
             "phoneNumber": sms.sender,
             "networkCode": self.network_code,
             "text": "*".join(live.inputs),
