@@ -20,29 +20,21 @@ _CENTURY = 1400
 _JALALI_YEARS = range(1300, 1500)
 _GREGORIAN_YEARS = range(_FIRST_GREGORIAN_YEAR, 2200)
 # Month names as subscribers write them (Persian after dialogs.text.normalize, and common Latin spellings).
-_MONTHS = {
-    **{
-        name: i
-        for i, names in enumerate(
-            (
-                ("فروردین", "farvardin"),
-                ("اردیبهشت", "ordibehesht"),
-                ("خرداد", "khordad"),
-                ("تیر", "tir"),
-                ("مرداد", "امرداد", "mordad", "amordad"),
-                ("شهریور", "shahrivar", "shahrivar", "shahriver"),
-                ("مهر", "mehr"),
-                ("آبان", "ابان", "aban"),
-                ("آذر", "اذر", "azar"),
-                ("دی", "dey", "dei"),
-                ("بهمن", "bahman"),
-                ("اسفند", "esfand"),
-            ),
-            start=1,
-        )
-        for name in names
-    },
-}
+_MONTH_NAMES = (
+    ("فروردین", "farvardin"),
+    ("اردیبهشت", "ordibehesht"),
+    ("خرداد", "khordad"),
+    ("تیر", "tir"),
+    ("مرداد", "امرداد", "mordad", "amordad"),
+    ("شهریور", "shahrivar", "shahriver"),
+    ("مهر", "mehr"),
+    ("آبان", "ابان", "aban"),
+    ("آذر", "اذر", "azar"),
+    ("دی", "dey", "dei"),
+    ("بهمن", "bahman"),
+    ("اسفند", "esfand"),
+)
+_MONTHS = {name: month for month, names in enumerate(_MONTH_NAMES, start=1) for name in names}
 Candidate = tuple[str, int, int]  # (year as typed, month, day)
 
 
