@@ -50,7 +50,7 @@ class Catalogue:
 
     def unlabelled(self, step: str, text: str) -> str:
         """An answer without the label a subscriber put before it (`کد ملی ۰۰۱…`, `Bill ID: …`) or a final stop."""
-        text = re.sub("[.\u06d4]+$", "", text).strip()
+        text = text.rstrip(".\u06d4 ")
         folded = text.casefold()
         for label in self.labels.get(step, ()):
             if folded.startswith(label) and re.match(r"[\s:=\-]*[0-9]", folded[len(label) :]):

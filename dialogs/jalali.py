@@ -13,7 +13,8 @@ from dialogs.text import latin_digits, normalize
 __all__ = ["parse_reading_date", "to_jalali_str"]
 
 _SEPARATOR = "/\\-.\u066b,\u060c\u066c\\s"  # slash, hyphen, dot, Arabic decimal, comma, Persian comma, space
-_SHAPE = re.compile(f"(?:[0-9]+|[^\\W\\d_]+|[{_SEPARATOR}])+")
+_SHAPE = re.compile(f"[\\w{_SEPARATOR}]+")  # one class, no nested repeat: linear on any input
+_LONGEST = 40  # `۱۴ اردیبهشت ۱۴۰۵` and the like; anything longer is not a date
 _TOKEN = re.compile(r"[0-9]+|[^\W\d_]+")
 _FIRST_GREGORIAN_YEAR = 1900
 _CENTURY = 1400
@@ -90,7 +91,7 @@ def _named(tokens: list[str], today: datetime.date) -> list[Candidate]:
 def _candidates(text: str, today: datetime.date) -> list[Candidate]:
     """Every way the typed text can be read as a date, the likeliest first."""
     text = normalize(text).casefold().strip(". ")
-    if not text or not _SHAPE.fullmatch(text):
+    if not text or len(text) > _LONGEST or "_" in text or not _SHAPE.fullmatch(text):
         raise Refused("date_format")
     tokens = _TOKEN.findall(text)
     found = _numeric(tokens) if all(t.isdigit() for t in tokens) else _named(tokens, today)

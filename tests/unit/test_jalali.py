@@ -127,3 +127,8 @@ def test_the_last_reading_decides_between_two_readings() -> None:
 )
 def test_not_a_date(text: str) -> None:
     assert error(text).code in ("date_format", "date_not_exist")
+
+
+@pytest.mark.parametrize("text", ["0" * 400 + "!", "1 " * 800 + "x", "1405/" * 300])
+def test_a_long_or_hostile_answer_is_refused_at_once(text: str) -> None:
+    assert error(text).code == "date_format"  # no regex backtracking: the fuzz test's 1,600 characters included
