@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dialogs import BillLookup
@@ -139,3 +141,11 @@ def test_a_keyword_before_a_reading_mid_dialog_is_not_a_new_report(kit):
     before = phone.answers
     phone.send("قرائت 04620")
     assert phone.step == "reading" and phone.answers == before
+
+
+def test_a_required_receipt_is_asked_for(kit):
+    phone = kit.Phone(rules=dataclasses.replace(kit.RULES, require_receipt=True))
+    reply = kit.t("err_receipt_required") + "\n" + kit.t("ask_receipt")
+    say(phone, "قرائت 2345678904125 0012345679 012150 023200 004060", reply)
+    say(phone, "12345678", summary(kit))
+    assert confirm(kit, phone)["receipt_reference"] == "12345678"
