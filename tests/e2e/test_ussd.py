@@ -90,7 +90,7 @@ def test_each_demo_subscriber_reports_by_ussd_and_gets_the_tracking_number_by_sm
             assert f"{CAT.register(register, 'fa')} {value}" in screen, (name, register)
         assert handset.press(phone, "1") == "END " + USSD.text("confirmed", "fa"), name
         tracking_sms = wait_for_sms(twilio, phone, before + 1)[before]
-        tracking = re.search(r"\d{12}", tracking_sms).group(0)  # type: ignore[union-attr]  # the SMS names it
+        tracking = re.search(r"\d{12}", tracking_sms).group(0)
         assert tracking_sms == CAT.text("tracking_sms", "fa", tracking=tracking), name
         handset.press(phone, "")  # INQUIRE is menu 2: the request is there
         status = handset.press(phone, "2")

@@ -27,7 +27,7 @@ class Handset:
         self.hook, self.channel = hook, UssdChannel(token)
 
     def post(self, form: dict[str, str], **kwargs: object) -> tuple[int, str]:
-        response = self.hook.client.post(self.channel.path, data=form, **kwargs)  # type: ignore[arg-type]  # Flask's test client takes environ_base and the like as keywords
+        response = self.hook.client.post(self.channel.path, data=form, **kwargs)
         return response.status_code, response.get_data(as_text=True)
 
     def press(self, text: str, phone: str = PHONE) -> str:
@@ -75,7 +75,7 @@ def test_a_resent_callback_is_applied_once(hook: Hook) -> None:
     phone.press("1")
     assert phone.press(BILL) == con(CAT.text("ask_nid", "fa"))
     assert phone.post(phone.channel.last_form) == (200, con(CAT.text("ask_nid", "fa")))  # the aggregator resends
-    assert hook.services.sessions.peek(PHONE).dialog.step == "nid"  # type: ignore[union-attr]  # a dialog is open
+    assert hook.services.sessions.peek(PHONE).dialog.step == "nid"
 
 
 def test_one_session_whatever_form_the_number_comes_in(hook: Hook) -> None:
@@ -84,7 +84,7 @@ def test_one_session_whatever_form_the_number_comes_in(hook: Hook) -> None:
     phone = Handset(hook)
     assert phone.press("", phone="09121234567") == con(CAT.text("ask_nid", "fa"))  # the same dialog, by USSD
     assert phone.press(NID, phone="09121234567").startswith("CON ")
-    assert hook.services.sessions.peek(PHONE).dialog.step == "reading"  # type: ignore[union-attr]  # one key
+    assert hook.services.sessions.peek(PHONE).dialog.step == "reading"
 
 
 def test_the_channel_is_off_without_a_token(redis_server: str, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_a_slow_subscriber_system_gets_try_again_and_the_input_is_kept(redis_ser
         assert phone.press(BILL) == end(USSD.text("try_again_later", "fa"))
         assert time.monotonic() - started < 1.4  # answered at the deadline, not after the lookup
         deadline = time.monotonic() + 10
-        while slow.services.sessions.peek(PHONE).dialog.step != "nid":  # type: ignore[union-attr]  # open dialog
+        while slow.services.sessions.peek(PHONE).dialog.step != "nid":
             assert time.monotonic() < deadline, "the bill lookup finished in the background"
             time.sleep(0.1)
         assert phone.press("") == con(CAT.text("ask_nid", "fa"))  # dialled again: the bill is not asked again
@@ -138,4 +138,4 @@ def test_a_dial_string_with_the_bill_starts_with_the_bill_answered(hook: Hook, s
     phone = Handset(hook)
     phone.channel.service_code = service_code  # the bill in the serviceCode, or handed over as the first input
     assert phone.press(first) == con(CAT.text("ask_nid", "fa"))
-    assert hook.services.sessions.peek(PHONE).dialog.answers.bill_id == BILL  # type: ignore[union-attr]  # open
+    assert hook.services.sessions.peek(PHONE).dialog.answers.bill_id == BILL
