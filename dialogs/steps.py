@@ -58,6 +58,7 @@ def help_text(session: Session, rules: Rules) -> str:
 def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: Rules) -> Outcome:
     """Apply one answer to the current step; a refused answer keeps everything already given."""
     step = STEP[session.step]
+    text = text if step.name == "desc" else rules.catalogue.unlabelled(step.name, text)
     session.media.extend(Attachment(m.url, m.content_type, step.name) for m in inbound.media)
     if inbound.media and not text:
         if not step.media_answers:
@@ -75,6 +76,11 @@ def _next(session: Session, rules: Rules) -> Outcome:
     later = STEPS[[s.name for s in STEPS].index(session.step) + 1 :]
     session.step = next(s.name for s in later if s.applies(rules))
     return Outcome(session, [prompt(session, rules)])
+
+
+def new_session(dialog_id: str, lang: str, now: datetime, channel: str = "twilio") -> Session:
+    """A fresh dialog; its id is the gateway id of the message that started it (deterministic, unique)."""
+    return Session(dialog_id, lang, STEPS[0].name, now.replace(microsecond=0), channel=channel)
 
 
 def _bill(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
@@ -146,6 +152,8 @@ def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules
             meter=None,
             register_index=0,
             pending=None,
+            queued=[],
+            quick=False,
         )
         return Outcome(fresh, [rules.catalogue.text("restart", lang) + " " + prompt(fresh, rules)])
     if text != "1":

@@ -210,7 +210,10 @@ def parser() -> argparse.ArgumentParser:
     phone.add_argument("--from", dest="sender", required=True, help="the phone number you text from")
     phone.add_argument("--url", default="", help="webhook URL (default: from server.host/port)")
     phone.add_argument(
-        "--channel", default="twilio", choices=("twilio", "kavenegar"), help="the gateway to speak as (default twilio)"
+        "--channel",
+        default="twilio",
+        choices=("twilio", "kavenegar", "ussd"),
+        help="the gateway to speak as (default twilio)",
     )
     requests = sub.add_parser("requests", help="stored requests").add_subparsers(dest="action", required=True)
     exp = requests.add_parser("export", help="print every stored request")

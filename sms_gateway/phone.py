@@ -1,5 +1,6 @@
 """`kontor phone`: type as a subscriber would; each line is posted as the chosen channel's gateway posts it
-(`--channel twilio`: a signed Twilio webhook; `--channel kavenegar`: Kavenegar's receive call on its secret path).
+(`--channel twilio`: a signed Twilio webhook; `--channel kavenegar`: Kavenegar's receive call on its secret path;
+`--channel ussd`: Africa's Talking's USSD callback, `text` accumulated as the aggregator does).
 
 Replies in the HTTP answer (TwiML) print at once; outbound SMS to this number (Kavenegar's replies, the tracking
 number) print as they arrive in the outbox.
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from sms_gateway.channels.numbers import canonical_phone
 from sms_gateway.settings import Settings, webhook_token
+from sms_gateway.ussd_client import UssdChannel
 from sms_gateway.webhook_client import Channel, KavenegarChannel, Sms, TwilioChannel, WebhookClient
 from storage import repository
 from storage.db import make_engine, session_factory
@@ -30,7 +32,7 @@ def sms_of(sender: str, line: str) -> Sms:
     return Sms(sender, line)
 
 
-CHANNELS = ("twilio", "kavenegar")
+CHANNELS = ("twilio", "kavenegar", "ussd")
 
 
 def channel_of(settings: Settings, name: str = "twilio") -> Channel:
@@ -40,6 +42,10 @@ def channel_of(settings: Settings, name: str = "twilio") -> Channel:
         if k is None or not k.webhook_token:
             raise ValueError("--channel kavenegar: set kavenegar.webhook_token (or KONTOR_KAVENEGAR_WEBHOOK_TOKEN)")
         return KavenegarChannel(k.webhook_token, to=k.sender or "10004346")
+    if name == "ussd":
+        if not settings.ussd.token:
+            raise ValueError("--channel ussd: set ussd.token (or KONTOR_USSD_TOKEN)")
+        return UssdChannel(settings.ussd.token)  # type `*733#` to dial; each line is then one keypad input
     if name != "twilio":
         raise ValueError(f"--channel: one of {', '.join(CHANNELS)}, got {name!r}")
     return TwilioChannel(

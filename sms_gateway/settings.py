@@ -195,6 +195,15 @@ class Metrics:
     port: int = 9108
 
 
+@dataclass(frozen=True)
+class Ussd:
+    """The USSD channel (Africa's Talking callbacks): off while the token is empty (KONTOR_USSD_TOKEN may give it)."""
+
+    token: str = ""  # the secret in the callback URL /ussd/africastalking/<token>
+    allow_from: list[str] = field(default_factory=list)  # the aggregator's addresses or networks; empty = any
+    answer_seconds: float = 8.0  # a screen not ready by then is a "try again" END (aggregators give up near 15 s)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     data_dir: str
@@ -217,6 +226,7 @@ class Settings:
     outbound: Outbound
     desk: Desk = field(default_factory=Desk)
     metrics: Metrics = field(default_factory=Metrics)
+    ussd: Ussd = field(default_factory=Ussd)
     source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 
     @property
@@ -269,6 +279,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "KONTOR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
     "KONTOR_KAVENEGAR_API_KEY": ("kavenegar", "api_key"),
     "KONTOR_KAVENEGAR_WEBHOOK_TOKEN": ("kavenegar", "webhook_token"),
+    "KONTOR_USSD_TOKEN": ("ussd", "token"),
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask
 
-from sms_gateway.channels import kavenegar, twilio
+from sms_gateway.channels import kavenegar, twilio, ussd
 from sms_gateway.runtime import Services
 from sms_gateway.settings import Settings
 
@@ -33,6 +33,7 @@ class Channel:
 CHANNELS = {
     "twilio": Channel(twilio.PATH, twilio.blueprint),
     "kavenegar": Channel(kavenegar.PATH, kavenegar.blueprint, kavenegar.enabled, (kavenegar.DELIVERY_PATH,)),
+    "ussd": Channel(ussd.PATH, ussd.blueprint, ussd.enabled),
 }
 
 
