@@ -127,6 +127,13 @@ def cmd_phone(args: argparse.Namespace) -> int:
     return run_phone(_settings(args), args.sender, args.url)
 
 
+def cmd_smpp(args: argparse.Namespace) -> int:
+    """The SMPP channel: one long-lived bind until SIGTERM or Ctrl-C, then unbind."""
+    from sms_gateway.smpp.main import serve
+
+    return serve(_settings(args))
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from sms_gateway.export import export
 
@@ -157,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
         if name == "worker":
             sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    command("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel (docs/channels/smpp.md)")
     command("up", cmd_up, "run everything locally: Redis, migrations, sandboxes, web, worker")
     command("sandbox", cmd_sandbox, "serve the sandbox subscriber system, civil registry and mobile ownership")
     command("migrate", cmd_migrate, "apply database migrations")

@@ -116,6 +116,31 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class Smpp:
+    """An SMPP account with an operator or aggregator (`kontor smpp`); off while host or password is empty."""
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str
+    source_addr: str              # our number or short code, the source of every submit_sm
+    source_ton: int
+    source_npi: int
+    dest_ton: int
+    dest_npi: int
+    window: int                   # submit_sm awaiting their submit_sm_resp at once
+    per_second: float             # the account's submit rate
+    enquire_link_seconds: float   # keep-alive when the link is idle
+    response_seconds: float       # a request unanswered this long means the link is dead
+    reconnect_max_seconds: float  # the reconnect backoff doubles up to this
+    send_wait_seconds: float      # how long a worker waits for the SMSC to accept its SMS
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.password)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str
     server: Server
@@ -134,6 +159,7 @@ class Settings:
     tariff: Tariff
     limits: Limits
     outbound: Outbound
+    smpp: Smpp | None = None      # optional section: absent = the SMPP channel is off
     source: str = field(default="", compare=False)
 
     @property
@@ -196,7 +222,9 @@ ENV_OVERRIDES = {
     "KONTOR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "KONTOR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "KONTOR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
+    "KONTOR_SMPP_PASSWORD": ("smpp", "password"),
 }
+OPTIONAL_SECTIONS = {"smpp": Smpp}   # a channel's section may be left out: the channel is then off
 
 
 def _check_type(value: object, kind: object, where: str) -> object:
@@ -225,14 +253,16 @@ def _build(cls: type, raw: object, where: str) -> object:
     hints = typing.get_type_hints(cls)
     wanted = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
     unknown = sorted(set(raw) - wanted)
-    missing = sorted(wanted - set(raw))
+    missing = sorted(wanted - set(raw) - (set(OPTIONAL_SECTIONS) if cls is Settings else set()))
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(where + k for k in unknown)}")
     if missing:
         raise ConfigError(f"missing setting(s): {', '.join(where + k for k in missing)}")
     values = {}
     for name in wanted:
-        kind = hints[name]
+        kind = OPTIONAL_SECTIONS.get(name, hints[name]) if cls is Settings else hints[name]
+        if name not in raw:
+            continue
         if dataclasses.is_dataclass(kind):
             values[name] = _build(kind, raw[name], f"{where}{name}.")
         else:

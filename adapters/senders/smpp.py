@@ -1,0 +1,105 @@
+"""The SMPP gateway, worker side: an SMS is handed to `kontor smpp` through Redis, never by a bind of its own.
+
+An SMSC allows few binds per account, and only one process can keep a window and the account's rate, so every
+SMS (the workers' and the dialog's replies) goes through one Redis list that `kontor smpp` consumes:
+  kontor:smpp:queue        items waiting (JSON), taken with LMOVE into
+  kontor:smpp:inflight     items being submitted; removed only once the SMSC accepted every part (else put back)
+  kontor:smpp:result:<id>  the outcome a waiting worker reads (the SMSC's message id, or a permanent error)
+The worker's send() waits for that outcome, so the SMSC's message id is recorded as the provider id.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from adapters.sms import PermanentSendError, TransientSendError
+
+if TYPE_CHECKING:
+    from sms_gateway.settings import Settings
+
+PREFIX = "kontor:smpp"
+QUEUE, INFLIGHT = f"{PREFIX}:queue", f"{PREFIX}:inflight"
+KEEP_SECONDS = 86400            # an item's claim and outcome: long enough for any retry of its job
+
+
+def result_key(item_id: str) -> str:
+    return f"{PREFIX}:result:{item_id}"
+
+
+def done_key(item_id: str) -> str:
+    return f"{PREFIX}:done:{item_id}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One SMS to submit; `ref` is its concatenation reference, kept so a resubmitted part joins the same SMS."""
+    id: str
+    to: str
+    body: str
+    ref: int
+    wait: bool = False          # a worker waits for its outcome (the tracking SMS); a dialog reply does not
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> Item:
+        return cls(**json.loads(raw))
+
+    @classmethod
+    def new(cls, to: str, body: str, item_id: str = "", wait: bool = False) -> Item:
+        return cls(item_id or uuid.uuid4().hex, to, body, random.randrange(256), wait)
+
+
+def publish(client: redis.Redis, item_id: str, provider_id: str = "", error: str = "") -> None:
+    """Record an item's outcome and wake the worker waiting for it."""
+    pipe = client.pipeline()
+    pipe.set(result_key(item_id), json.dumps({"provider_id": provider_id, "error": error}), ex=KEEP_SECONDS)
+    pipe.rpush(done_key(item_id), "1")
+    pipe.expire(done_key(item_id), 60)
+    pipe.execute()
+
+
+def outcome(client: redis.Redis, item_id: str, timeout: float) -> dict[str, Any] | None:
+    """The item's outcome, waiting up to `timeout` seconds for it; None = not accepted by the SMSC yet."""
+    raw = client.get(result_key(item_id))
+    if raw is None and timeout > 0:
+        client.blpop([done_key(item_id)], timeout=max(1, round(timeout)))
+        raw = client.get(result_key(item_id))
+    return None if raw is None else dict(json.loads(raw))
+
+
+class SmppSender:
+    """Queues the SMS once per (number, text) and waits for the SMSC's answer; a retry of the job never doubles it."""
+    name = "smpp"
+
+    def __init__(self, client: redis.Redis, number: str, wait_seconds: float) -> None:
+        self.client, self.number, self.wait_seconds = client, number, wait_seconds
+
+    def send(self, to: str, body: str) -> str:
+        item_id = "w" + hashlib.sha256(f"{to}\n{body}".encode()).hexdigest()[:32]
+        try:
+            if self.client.set(f"{PREFIX}:claim:{item_id}", "1", nx=True, ex=KEEP_SECONDS):
+                self.client.rpush(QUEUE, Item.new(to, body, item_id, wait=True).dumps())
+            result = outcome(self.client, item_id, self.wait_seconds)
+        except redis.RedisError as exc:
+            raise TransientSendError(f"redis: {exc}") from exc
+        if result is None:
+            raise TransientSendError(f"queued for kontor smpp, not accepted by the SMSC within {self.wait_seconds}s")
+        if result["error"]:
+            raise PermanentSendError(result["error"])
+        return str(result["provider_id"])
+
+
+def from_settings(settings: Settings) -> SmppSender:
+    """The sender for `outbound.gateway: smpp`; refuses to start while the smpp section is off."""
+    if settings.smpp is None or not settings.smpp.enabled:
+        raise ValueError("outbound.gateway is smpp: set smpp.host and smpp.password (see docs/channels/smpp.md)")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.smpp.send_wait_seconds + 10)
+    return SmppSender(client, settings.smpp.source_addr, settings.smpp.send_wait_seconds)
