@@ -10,6 +10,7 @@ import select
 from typing import Any
 
 import smpplib.client
+import smpplib.consts
 import smpplib.exceptions
 import smpplib.smpp
 
@@ -72,16 +73,26 @@ class Link:
 
     def close(self, unbind: bool) -> None:
         """Unbind politely when asked to stop (the SMSC then stops sending to us), then close the socket."""
-        client, self.client = self.client, None
+        client = self.client
         if client is None:
             return
         if unbind and client._socket is not None:
             try:
-                client.unbind()
-                log.info("unbound from the SMSC")
+                self._unbind(client)
             except LINK_ERRORS as exc:
                 log.info("unbind not answered: %s", exc)
+        self.client = None
+        client.state = smpplib.consts.SMPP_CLIENT_STATE_OPEN   # smpplib warns when a bound socket is closed
         client.disconnect()
+
+    def _unbind(self, client: smpplib.client.Client) -> None:
+        """unbind, then read until its answer (a deliver_sm may still come first; it is left for redelivery)."""
+        client.send_pdu(smpplib.smpp.make_pdu("unbind", client=client))
+        for _ in range(20):
+            pdu = self.read(self.cfg.response_seconds)
+            if pdu is None or pdu.command == "unbind_resp":
+                log.info("unbound from the SMSC" if pdu is not None else "unbind not answered in time")
+                return
 
     def _client(self) -> smpplib.client.Client:
         if self.client is None:

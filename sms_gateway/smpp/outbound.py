@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis
 
@@ -36,7 +37,7 @@ def part_key(smsc_id: str) -> str:
 @dataclass
 class Pending:
     """An item being submitted: its encoded parts, the ones still to be accepted, the SMSC ids of the others."""
-    raw: bytes
+    raw: bytes | str
     item: Item
     coding: int
     esm: int
@@ -143,7 +144,8 @@ class Outbound:
         except ValueError as exc:
             self._finish(Pending(raw, item, 0, 0, []), str(exc))
             return False
-        done = {int(k): v.decode() for k, v in self.client.hgetall(parts_key(item.id)).items()}
+        stored = cast(dict[bytes, bytes], self.client.hgetall(parts_key(item.id)))
+        done = {int(k): v.decode() for k, v in stored.items()}
         p = self.pending[item.id] = Pending(raw, item, coding, esm, parts, done)
         if len(done) == len(parts):
             self._finish(p, "")
@@ -158,7 +160,7 @@ class Outbound:
         if p.item.wait and not error:
             for smsc_id in p.ids.values():
                 pipe.set(part_key(smsc_id), first, ex=PART_MAP_SECONDS)
-        pipe.lrem(INFLIGHT, 1, p.raw)
+        pipe.lrem(INFLIGHT, 1, p.raw if isinstance(p.raw, str) else p.raw.decode())
         pipe.delete(parts_key(p.item.id))
         pipe.execute()
         if p.item.wait:
