@@ -78,7 +78,7 @@ class Cable:
     def __init__(self, target: int) -> None:
         self.target, self.up = target, True
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        self.port: int = self.listener.getsockname()[1]
         self.conns: list[socket.socket] = []
         threading.Thread(target=self._accept, name="cable", daemon=True).start()
 
