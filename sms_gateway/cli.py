@@ -130,8 +130,12 @@ def cmd_phone(args: argparse.Namespace) -> int:
 def cmd_smpp(args: argparse.Namespace) -> int:
     """The SMPP channel: one long-lived bind until SIGTERM or Ctrl-C, then unbind."""
     from sms_gateway.smpp.main import serve
+    from storage.db import upgrade
 
-    return serve(_settings(args))
+    settings = _settings(args)
+    if not args.no_migrate:
+        upgrade(settings.database_url)   # delivery receipts update outbound_messages
+    return serve(settings)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -159,12 +163,12 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     for name, func, text in (("web", cmd_web, "serve the webhook with gunicorn"),
-                             ("worker", cmd_worker, "run an RQ worker")):
+                             ("worker", cmd_worker, "run an RQ worker"),
+                             ("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel")):
         sp = command(name, func, text)
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
         if name == "worker":
             sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    command("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel (docs/channels/smpp.md)")
     command("up", cmd_up, "run everything locally: Redis, migrations, sandboxes, web, worker")
     command("sandbox", cmd_sandbox, "serve the sandbox subscriber system, civil registry and mobile ownership")
     command("migrate", cmd_migrate, "apply database migrations")
