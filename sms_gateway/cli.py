@@ -74,6 +74,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
         roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker"]
+        roles += ["smpp"] if settings.smpp is not None and settings.smpp.enabled else []   # the SMPP channel's bind
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
             extra = [] if role == "sandbox" else ["--no-migrate"]
