@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.http import OutsideSystemUnavailable
 from adapters.senders.smpp import PREFIX, QUEUE, Item
@@ -50,7 +51,15 @@ def part_of(pdu: Any) -> codec.Part:
 
 
 def receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
-    """The deliver_sm_resp status to send, and what to do once it is sent."""
+    """The deliver_sm_resp status to send, and what to do once it is sent; Redis or SQL down: a temporary error."""
+    try:
+        return _receive(services, pdu)
+    except (redis.RedisError, SQLAlchemyError) as exc:
+        log.warning("deliver_sm not taken now, the SMSC will redeliver: %r", exc)
+        return TEMPORARY_ERROR, lambda: None
+
+
+def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
     if pdu.esm_class & codec.RECEIPT:
         text = codec.decode(pdu.data_coding or 0, pdu.short_message or getattr(pdu, "message_payload", None) or b"")
         state = getattr(pdu, "message_state", None)

@@ -11,6 +11,9 @@ import threading
 import time
 from typing import Any
 
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
 from sms_gateway.runtime import Services
 from sms_gateway.settings import Smpp
 from sms_gateway.smpp import inbound, receipts
@@ -19,6 +22,8 @@ from sms_gateway.smpp.outbound import Outbound
 
 log = logging.getLogger("kontor.smpp")
 TICK = 0.05                      # the longest the loop sleeps waiting for a PDU when it has nothing to send
+# Redis or SQL down: drop the link too (the SMSC keeps what we did not acknowledge) and come back with backoff.
+STORE_ERRORS = (redis.RedisError, SQLAlchemyError)
 
 
 def run(services: Services, stop: threading.Event) -> None:
@@ -30,18 +35,27 @@ def run(services: Services, stop: threading.Event) -> None:
     while not stop.is_set():
         link = Link(cfg)
         try:
+            outbound.recover()            # what a previous link (or process) left in flight goes first
             link.open()
             log.info("bound to %s:%s as %s", cfg.host, cfg.port, cfg.system_id)
             delay = 1.0
             Session(services, link, outbound, cfg).serve(stop)
-        except (*LINK_ERRORS, LinkDown) as exc:
-            log.warning("SMPP link to %s:%s lost: %s; again in %.0fs", cfg.host, cfg.port, exc or type(exc), delay)
+        except (*LINK_ERRORS, LinkDown, *STORE_ERRORS) as exc:
+            log.warning("SMPP link to %s:%s lost: %r; again in %.0fs", cfg.host, cfg.port, exc, delay)
         finally:
             link.close(unbind=stop.is_set())
-            outbound.recover()
+            _recover(outbound)
         if not stop.is_set():
             stop.wait(delay)
             delay = min(delay * 2, cfg.reconnect_max_seconds)
+
+
+def _recover(outbound: Outbound) -> None:
+    """Put in-flight SMS back now if Redis answers; else the next bind does it."""
+    try:
+        outbound.recover()
+    except redis.RedisError as exc:
+        log.warning("in-flight SMS stay in flight until Redis answers: %s", exc)
 
 
 class Session:

@@ -8,9 +8,7 @@ Its encoding and reassembly are written here on purpose, independently of Kontor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Coroutine
@@ -20,6 +18,7 @@ from typing import Any
 import smpp34
 from smpplib.gsm import GSM_CHARACTER_TABLE, gsm_encode
 
+from tests.support.cable import Cable
 from tests.support.stack import free_port
 
 SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM = 0x020C, 0x020E, 0x020F   # SMPP 3.4 TLV tags
@@ -70,54 +69,6 @@ def mo_parts(text: str, per_part: int | None, udh16: bool, sar: bool, ref: int) 
             header = (bytes([6, 8, 4]) + ref.to_bytes(2, "big") if udh16 else bytes([5, 0, 3, ref & 0xFF]))
             fields.append({"short_message": header + bytes([total, seq]) + chunk, "esm_class": 0x40})
     return coding, fields
-
-
-class Cable:
-    """A TCP relay on loopback between Kontor and the server, which can be cut: the link drops as in the field."""
-
-    def __init__(self, target: int) -> None:
-        self.target, self.up = target, True
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, name="cable", daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                near.close()
-                continue
-            far = socket.create_connection(("127.0.0.1", self.target))
-            self.conns += [near, far]
-            for a, b in ((near, far), (far, near)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Every connection through the relay is closed at once."""
-        conns, self.conns = self.conns, []
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
 
 
 class Smsc:
