@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 import smpplib.exceptions
+from smpp34 import Tlv
 from sqlalchemy import select
 
 from adapters import sandbox
@@ -26,6 +27,7 @@ from tests.support.smsc import ESME_RSYSERR, ESME_RTHROTTLED, Smsc
 from tests.support.stack import free_port, write_config
 
 PHONE, RAW = "+989121234567", "989121234567"
+RECEIPTED_MESSAGE_ID, MESSAGE_STATE = 0x001E, 0x0427          # SMPP 3.4 TLV tags
 
 
 @pytest.fixture()
@@ -148,3 +150,15 @@ def test_a_delivery_receipt_updates_the_outbound_status(smsc: Smsc, channel: run
 def _status(services: runtime.Services) -> str:
     with services.db() as db:
         return str(db.scalar(select(OutboundMessage.status).where(OutboundMessage.event_key == "outcome:1")))
+
+
+def test_a_receipt_by_tlvs_marks_an_sms_undelivered(smsc: Smsc, channel: runtime.Services) -> None:
+    smsc.receipts = False
+    sender = SmppSender(redis.Redis.from_url(channel.settings.redis_url), "3000", wait_seconds=15)
+    provider_id = sender.send(PHONE, "رهگیری: 516700544745")
+    with channel.db.begin() as db:
+        db.add(OutboundMessage(event_key="outcome:1", to=PHONE, body="x", status="sent", provider="smpp",
+                               provider_id=provider_id, created_at=utcnow()))
+    smsc.deliver({"source_addr": RAW, "destination_addr": "3000", "esm_class": 0x04, "short_message": b"",
+                  "tlvs": [Tlv(RECEIPTED_MESSAGE_ID, provider_id.encode() + b"\0"), Tlv(MESSAGE_STATE, bytes([5]))]})
+    assert _status(channel) == "undelivered"
