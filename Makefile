@@ -10,14 +10,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-.PHONY: install run test unit e2e
+.PHONY: install run test lint unit e2e test-future
 install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/kontor up --config config.yaml
 
-test: $(STAMP)
+# lint first: ruff (lint and format) and mypy (strict on dialogs/ and storage/), then every test
+test: lint
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# the whole suite with Kontor's clock a year ahead (every process the tests start inherits the shift)
+test-future: $(STAMP)
+	KONTOR_CLOCK_SHIFT_DAYS=365 $(PY) -m pytest -q
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

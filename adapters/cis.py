@@ -1,4 +1,5 @@
 """The subscriber services system (CIS): a bill's meter, and the out-of-cycle submission that issues a bill."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,26 +10,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import jdatetime
 import yaml
 
-from adapters import tariff
+from adapters import clock, tariff
 from adapters.http import JsonClient, OutsideSystemError
+from dialogs.meters import days_since, use_per_register
 from dialogs.model import REGISTER_ORDER, Meter, Register
+from dialogs.request import BILLED, SUBMITTED, ConfirmedRequest, field_names
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
 
 DEMO_DATA = Path(__file__).parent / "data" / "demo_subscribers.yaml"
 STATUSES = ("bill_issued", "under_review")
-REQUEST_KEYS = ("tracking_number", "bill_id", "national_id", "mobile", "readings", "reading_date",
-                "description", "receipt_reference", "attachments", "wraps")
-BILLED_KEYS = ("bill_id", "national_id", "readings", "reading_date", "wraps")   # a replay must repeat these
+REQUEST_KEYS = ("tracking_number", *field_names(SUBMITTED))  # the OutOfCycleRequest of openapi/
+BILLED_KEYS = field_names(BILLED)  # a replay must repeat these
 
 
 @dataclass(frozen=True)
 class Submission:
     """The subscriber system's answer to an out-of-cycle request: a bill, or a person will look at it."""
+
     status: str
     amount_rials: int | None
     payment_id: str | None
@@ -44,6 +46,16 @@ class SubscriberSystem(Protocol):
         """Hand over a confirmed request; the system bills it or flags it for review."""
 
 
+def wire_request(tracking_number: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The OutOfCycleRequest body: the submitted fields of the request, its tracking number, the kept media."""
+    body = request.to_json()
+    return {
+        "tracking_number": tracking_number,
+        **{key: body[key] for key in field_names(SUBMITTED)},
+        "attachments": attachments,
+    }
+
+
 def meter_to_json(meter: Meter) -> dict[str, Any]:
     """The wire form of a meter (see openapi/subscriber-system.yaml)."""
     return asdict(meter) | {"registers": [asdict(reg) for reg in meter.registers]}
@@ -52,13 +64,21 @@ def meter_to_json(meter: Meter) -> dict[str, Any]:
 def meter_from_json(data: dict[str, Any]) -> Meter:
     """Read the wire form back; a missing or mistyped field is a contract violation."""
     try:
-        registers = tuple(Register(str(r["name"]), int(r["digits"]), int(r.get("decimals", 0)), str(r["last"]))
-                          for r in data["registers"])
+        registers = tuple(
+            Register(str(r["name"]), int(r["digits"]), int(r.get("decimals", 0)), str(r["last"]))
+            for r in data["registers"]
+        )
         if not registers or any(r.name not in REGISTER_ORDER or r.digits < 1 for r in registers):
             raise ValueError("no registers, or one the card does not name")
-        return Meter(str(data["bill_id"]), str(data["kind"]), registers, str(data["last_date"]),
-                     int(data.get("multiplier", 1)), float(data.get("contract_kw", 0.0)),
-                     float(data.get("daily_kwh", 0.0)))
+        return Meter(
+            str(data["bill_id"]),
+            str(data["kind"]),
+            registers,
+            str(data["last_date"]),
+            int(data.get("multiplier", 1)),
+            float(data.get("contract_kw", 0.0)),
+            float(data.get("daily_kwh", 0.0)),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise OutsideSystemError("subscriber_system", 200, f"malformed meter: {exc!r}") from exc
 
@@ -67,18 +87,25 @@ def submission_from_json(data: dict[str, Any]) -> Submission:
     """Read a submission answer; an unknown status is a contract violation, never guessed at."""
     try:
         amount = data.get("amount_rials")
-        sub = Submission(str(data["status"]), None if amount is None else int(amount), data.get("payment_id"),
-                         str(data.get("reason", "")), {str(k): float(v) for k, v in data["consumption"].items()})
+        sub = Submission(
+            str(data["status"]),
+            None if amount is None else int(amount),
+            data.get("payment_id"),
+            str(data.get("reason", "")),
+            {str(k): float(v) for k, v in data["consumption"].items()},
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise OutsideSystemError("subscriber_system", 200, f"malformed submission: {exc!r}") from exc
-    if sub.status not in STATUSES or (sub.status == "bill_issued" and not (sub.amount_rials is not None
-                                                                          and sub.payment_id)):
+    if sub.status not in STATUSES or (
+        sub.status == "bill_issued" and not (sub.amount_rials is not None and sub.payment_id)
+    ):
         raise OutsideSystemError("subscriber_system", 200, f"unexpected submission answer {data!r}")
     return sub
 
 
 class HttpSubscriberSystem(JsonClient):
     """The subscriber system's HTTP JSON API (the sandbox's, or the utility's behind the same contract)."""
+
     system = "subscriber_system"
 
     def meter(self, bill_id: str) -> Meter | None:
@@ -110,16 +137,23 @@ class SandboxSubscriberSystem:
         self._lock = threading.Lock()
 
     def meter(self, bill_id: str) -> Meter | None:
-        """The demo meter, with its last reading date in ISO (the demo data writes it in Jalali)."""
+        """The demo meter, last read `last_reading_days_ago` days before today (Tehran): the same demo any day."""
         entry = self.subscribers.get(bill_id)
         if entry is None:
             return None
-        registers = tuple(Register(name, r["digits"], r.get("decimals", 0), str(r["last"]))
-                          for name, r in entry["registers"].items())
-        year, month, day = (int(p) for p in entry["last_reading_date"].split("/"))
-        last = jdatetime.date(year, month, day).togregorian().isoformat()
-        return Meter(bill_id, entry["kind"], registers, last, int(entry.get("multiplier", 1)),
-                     float(entry.get("contract_kw", 0)), float(entry.get("daily_kwh", 0)))
+        registers = tuple(
+            Register(name, r["digits"], r.get("decimals", 0), str(r["last"])) for name, r in entry["registers"].items()
+        )
+        last = (clock.tehran_today() - datetime.timedelta(days=int(entry["last_reading_days_ago"]))).isoformat()
+        return Meter(
+            bill_id,
+            entry["kind"],
+            registers,
+            last,
+            int(entry.get("multiplier", 1)),
+            float(entry.get("contract_kw", 0)),
+            float(entry.get("daily_kwh", 0)),
+        )
 
     def submit(self, request: dict[str, Any]) -> Submission:
         """Bill the request, or flag it for review; a replay of the same request gets the same answer."""
@@ -137,8 +171,8 @@ class SandboxSubscriberSystem:
 
     def _judge(self, meter: Meter, request: dict[str, Any], reading_date: datetime.date) -> Submission:
         """Run the utility's checks, then the illustrative tariff."""
-        use = tariff.consumption(meter, request["readings"], request["wraps"])
-        days = tariff.billing_days(datetime.date.fromisoformat(meter.last_date), reading_date)
+        use = use_per_register(meter, request["readings"], request["wraps"])
+        days = days_since(meter.last_date, reading_date)
         reason = tariff.review_reason(meter, use, days, request["wraps"])
         if reason:
             return Submission("under_review", None, None, reason, use)
@@ -158,7 +192,7 @@ def check_request(meter: Meter, request: dict[str, Any]) -> datetime.date:
     if not isinstance(readings, dict) or set(readings) != names:
         raise BadRequest("readings_do_not_match_registers")
     for reg in meter.registers:
-        pattern = r"[0-9]{1,%d}" % reg.digits + (r"(\.[0-9]{1,%d})?" % reg.decimals if reg.decimals else "")
+        pattern = f"[0-9]{{1,{reg.digits}}}" + (rf"(\.[0-9]{{1,{reg.decimals}}})?" if reg.decimals else "")
         if not re.fullmatch(pattern, str(readings[reg.name])):
             raise BadRequest(f"bad_reading_{reg.name}")
     if not isinstance(wraps, list) or not set(wraps) <= names - {"demand"}:

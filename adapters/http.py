@@ -1,9 +1,11 @@
 """A small JSON-over-HTTP client base for the outside systems: timeouts, retries with backoff, a circuit breaker."""
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import requests
 
@@ -14,10 +16,15 @@ MAX_BACKOFF_SECONDS = 5.0
 
 class OutsideSystems(Protocol):
     """The `outside_systems` settings a client needs (a Protocol, so adapters do not import sms_gateway)."""
-    timeout_seconds: float
-    retries: int
-    breaker_failures: int
-    breaker_reset_seconds: float
+
+    @property
+    def timeout_seconds(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def breaker_failures(self) -> int: ...
+    @property
+    def breaker_reset_seconds(self) -> float: ...
 
 
 class OutsideSystemUnavailable(Exception):
@@ -88,8 +95,16 @@ class JsonClient:
 
     system = "outside_system"
 
-    def __init__(self, base_url: str, outside: OutsideSystems, *, session: requests.Session | None = None,
-                 clock: Clock = time.monotonic, sleep: Sleep = time.sleep, backoff_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        outside: OutsideSystems,
+        *,
+        session: requests.Session | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        backoff_seconds: float = 0.2,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = outside.timeout_seconds
         self.retries = max(0, outside.retries)
@@ -128,7 +143,7 @@ class JsonClient:
                 self.breaker.failure()
                 continue
             except Exception:
-                self.breaker.failure()        # never leave a half-open trial claimed forever
+                self.breaker.failure()  # never leave a half-open trial claimed forever
                 raise
             if response.status_code == 429 or response.status_code >= 500:
                 detail = f"HTTP {response.status_code}"

@@ -1,4 +1,5 @@
 """MMS media: fetched from the gateway with its credentials, checked for type and size, kept by SHA-256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from adapters.senders import MediaAccess
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
 
@@ -19,11 +22,16 @@ class MediaUnavailable(Exception):
 @dataclass(frozen=True)
 class MediaStore:
     folder: Path
-    allowed_prefixes: tuple[str, ...]       # only the gateway's own URLs are fetched (no SSRF through a webhook)
+    allowed_prefixes: tuple[str, ...]  # only the gateway's own URLs are fetched (no SSRF through a webhook)
     auth: tuple[str, str] | None
     max_bytes: int
     types: tuple[str, ...]
     timeout: float = 10.0
+
+    @classmethod
+    def for_gateway(cls, folder: Path, access: MediaAccess, max_bytes: int, types: tuple[str, ...]) -> MediaStore:
+        """Media are fetched only from the outbound gateway's own URLs, with its credentials (none: nothing is)."""
+        return cls(folder, access.prefixes if access.auth else (), access.auth, max_bytes, types)
 
     def keep(self, item: dict[str, Any]) -> dict[str, Any]:
         """The attachment with its stored file, or a status saying why it was not stored."""
@@ -43,12 +51,18 @@ class MediaStore:
         digest = hashlib.sha256(data).hexdigest()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / (digest + EXTENSIONS.get(kind, ""))
-        if not path.exists():                  # written whole or not at all: a crash leaves no torn file
+        if not path.exists():  # written whole or not at all: a crash leaves no torn file
             partial = path.with_suffix(path.suffix + ".partial")
             partial.write_bytes(data)
             os.replace(partial, path)
-        return {**item, "status": "stored", "content_type": kind, "sha256": digest, "bytes": len(data),
-                "file": path.name}
+        return {
+            **item,
+            "status": "stored",
+            "content_type": kind,
+            "sha256": digest,
+            "bytes": len(data),
+            "file": path.name,
+        }
 
     def _download(self, url: str) -> tuple[bytes | None, str]:
         try:

@@ -1,4 +1,5 @@
 """Mobile ownership (Shahkar-style): does the texting mobile belong to the national ID the request names."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
@@ -17,6 +18,7 @@ class MobileOwnership(Protocol):
 
 class HttpMobileOwnership(JsonClient):
     """The mobile-ownership HTTP JSON API (openapi/mobile-ownership.yaml)."""
+
     system = "mobile_ownership"
 
     def owner_matches(self, mobile_e164: str, national_id: str) -> bool:
@@ -25,7 +27,7 @@ class HttpMobileOwnership(JsonClient):
         assert data is not None
         if not isinstance(data.get("match"), bool):
             raise OutsideSystemError(self.system, 200, f"malformed ownership answer {data!r}")
-        return data["match"]
+        return bool(data["match"])
 
 
 def from_settings(settings: Settings) -> HttpMobileOwnership:

@@ -1,4 +1,5 @@
 """Civil registration (ثبت احوال): is a national ID a living person, asked before submitting in its name."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PersonStatus:
     """What the registry says of a national ID: known at all, and alive."""
+
     found: bool
     alive: bool
 
@@ -25,6 +27,7 @@ class CivilRegistry(Protocol):
 
 class HttpCivilRegistry(JsonClient):
     """The civil registry's HTTP JSON API (openapi/civil-registry.yaml)."""
+
     system = "civil_registry"
 
     def person(self, national_id: str) -> PersonStatus:

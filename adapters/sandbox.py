@@ -1,4 +1,5 @@
 """One local Flask app standing in for all three outside systems, on shipped demo data, with fault injection."""
+
 from __future__ import annotations
 
 import logging
@@ -6,9 +7,10 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from flask import Flask, Response, jsonify, request
@@ -27,6 +29,7 @@ FAULTS = "kontor_sandbox_faults"
 @dataclass
 class Faults:
     """Fault injection, adjustable while the sandbox runs: added latency, share of 503 answers."""
+
     latency_ms: int
     failure_rate: float
     rng: Callable[[], float] = random.random
@@ -51,11 +54,14 @@ def _error(status: int, code: str) -> Response:
 
 
 def _load(name: str) -> dict[str, Any]:
-    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    return data
 
 
 def create_sandbox_app(settings: Settings, *, rng: Callable[[], float] | None = None) -> Flask:
     """The subscriber system, civil registry and mobile ownership under their URL prefixes."""
+    if settings.tariff is None:
+        raise ValueError("the sandbox bills by the `tariff` settings section: add it to the config")
     app = Flask("kontor_sandbox")
     faults = Faults(settings.sandbox.latency_ms, settings.sandbox.failure_rate, rng or random.random)
     app.extensions[FAULTS] = faults
@@ -105,6 +111,7 @@ def _identity_routes(app: Flask, persons: dict[str, Any], owners: dict[str, str]
 
 class KeepAliveHandler(WSGIRequestHandler):
     """HTTP/1.1, so the clients' pooled connections are kept, as a real system's load balancer would."""
+
     protocol_version = "HTTP/1.1"
 
 
@@ -123,11 +130,12 @@ class RunningSandbox:
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.server_address[0]}:{self.port}"
+        return f"http://{self.server.host}:{self.port}"
 
     @property
     def faults(self) -> Faults:
-        return self.app.extensions[FAULTS]
+        faults: Faults = self.app.extensions[FAULTS]
+        return faults
 
     def stop(self) -> None:
         """Stop accepting, close the socket and wait for the serving thread."""
@@ -145,10 +153,14 @@ def start(settings: Settings, *, port: int | None = None, rng: Callable[[], floa
 def serve(settings: Settings) -> None:
     """`kontor sandbox`: serve in the foreground until Ctrl-C or SIGTERM."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(settings.sandbox.host, settings.sandbox.port, create_sandbox_app(settings), threaded=True,
-                         request_handler=KeepAliveHandler)
-    print(f"Kontor sandbox: {settings.sandbox_url}/subscriber-system, /civil-registry, /mobile-ownership",
-          flush=True)
+    server = make_server(
+        settings.sandbox.host,
+        settings.sandbox.port,
+        create_sandbox_app(settings),
+        threaded=True,
+        request_handler=KeepAliveHandler,
+    )
+    print(f"Kontor sandbox: {settings.sandbox_url}/subscriber-system, /civil-registry, /mobile-ownership", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,4 +1,7 @@
-"""The sandbox's illustrative out-of-cycle bill and review checks (pure): the real bill comes from the utility."""
+"""The sandbox's illustrative out-of-cycle bill and review checks (pure): the real bill comes from the utility.
+
+Consumption and the bounds come from dialogs.meters, the same arithmetic the dialog checks readings with."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,40 +12,29 @@ from typing import Protocol
 import jdatetime
 
 from dialogs.ids import make_payment_id
+from dialogs.meters import ENERGY, demand_limit, is_unusual
 from dialogs.model import Meter
 
-ENERGY = ("low", "mid", "peak", "friday")
-USUAL_FACTOR = 3.0        # the utility's own check: daily use above usual × this goes to review
-DEMAND_FACTOR = 1.2       # a demand above contract × this goes to review
+USUAL_FACTOR = 3.0  # the utility's own check: daily use above usual × this goes to review
+DEMAND_FACTOR = 1.2  # a demand above contract × this goes to review
 DAYS_PER_MONTH = 30
 
 
 class Rates(Protocol):
     """The `tariff` settings (a Protocol, so adapters do not import sms_gateway)."""
-    residential_tiers: list[list[int]]
-    time_of_use: dict[str, float]
-    industrial_rial_per_kwh: float
-    demand_rial_per_kw_month: float
-    reactive_rial_per_kvarh: float
-    vat: float
 
-
-def consumption(meter: Meter, readings: Mapping[str, str], wraps: Collection[str]) -> dict[str, float]:
-    """kWh (kvarh) per register after the multiplier, a wrapped register adding 10^digits; demand as read."""
-    use: dict[str, float] = {}
-    for reg in meter.registers:
-        value = float(readings[reg.name])
-        if reg.name == "demand":
-            use["demand"] = value
-            continue
-        delta = value - float(reg.last or 0) + (10 ** reg.digits if reg.name in wraps else 0)
-        use[reg.name] = round(delta * meter.multiplier, 3)
-    return use
-
-
-def billing_days(last_date: datetime.date, reading_date: datetime.date) -> int:
-    """Days since the last reading, at least one, so a same-day reading still bills."""
-    return max(1, (reading_date - last_date).days)
+    @property
+    def residential_tiers(self) -> list[list[int]]: ...
+    @property
+    def time_of_use(self) -> dict[str, float]: ...
+    @property
+    def industrial_rial_per_kwh(self) -> float: ...
+    @property
+    def demand_rial_per_kw_month(self) -> float: ...
+    @property
+    def reactive_rial_per_kvarh(self) -> float: ...
+    @property
+    def vat(self) -> float: ...
 
 
 def tiered_rials(kwh: float, days: int, tiers: list[list[int]]) -> float:
@@ -73,15 +65,20 @@ def industrial_rials(use: Mapping[str, float], days: int, contract_kw: float, ra
     """Energy at the industrial price by time of use, the demand charge (contract or read), reactive energy."""
     energy = sum(kwh * rates.time_of_use.get(name, 1.0) for name, kwh in use.items() if name in ENERGY)
     demand_kw = max(contract_kw, use.get("demand", 0.0))
-    return (energy * rates.industrial_rial_per_kwh
-            + demand_kw * rates.demand_rial_per_kw_month * days / DAYS_PER_MONTH
-            + use.get("reactive", 0.0) * rates.reactive_rial_per_kvarh)
+    return (
+        energy * rates.industrial_rial_per_kwh
+        + demand_kw * rates.demand_rial_per_kw_month * days / DAYS_PER_MONTH
+        + use.get("reactive", 0.0) * rates.reactive_rial_per_kvarh
+    )
 
 
 def is_demand_metered(meter: Meter) -> bool:
     """Industrial and other demand-metered meters follow the industrial tariff."""
-    return (meter.kind.startswith("industrial") or meter.contract_kw > 0
-            or any(reg.name == "demand" for reg in meter.registers))
+    return (
+        meter.kind.startswith("industrial")
+        or meter.contract_kw > 0
+        or any(reg.name == "demand" for reg in meter.registers)
+    )
 
 
 def bill_rials(meter: Meter, use: Mapping[str, float], days: int, rates: Rates) -> int:
@@ -105,9 +102,9 @@ def review_reason(meter: Meter, use: Mapping[str, float], days: int, wraps: Coll
         return "meter_wrapped"
     if any(kwh < 0 for name, kwh in use.items() if name != "demand"):
         return "reading_below_last"
-    daily = sum(kwh for name, kwh in use.items() if name in ENERGY) / days
-    if meter.daily_kwh > 0 and daily > USUAL_FACTOR * meter.daily_kwh:
+    if is_unusual(meter, sum(kwh for name, kwh in use.items() if name in ENERGY), days, USUAL_FACTOR):
         return "usage_far_above_usual"
-    if meter.contract_kw > 0 and use.get("demand", 0.0) > DEMAND_FACTOR * meter.contract_kw:
+    limit = demand_limit(meter, DEMAND_FACTOR)
+    if limit is not None and use.get("demand", 0.0) > limit:
         return "demand_above_contract"
     return ""

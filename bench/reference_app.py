@@ -3,6 +3,7 @@
 Verify the signature with twilio's RequestValidator, three Redis round trips on per-phone keys (GET, SET with
 EX, DEL), TwiML from MessagingResponse. Kontor's webhook is compared with this (target: >= 0.8x its rate).
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 app = Flask("reference")
 TOKEN = os.environ["BENCH_TWILIO_TOKEN"]
-client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"], socket_timeout=5, socket_connect_timeout=2,
-                              health_check_interval=30, retry_on_timeout=True)
+client = redis.Redis.from_url(
+    os.environ["BENCH_REDIS_URL"],
+    socket_timeout=5,
+    socket_connect_timeout=2,
+    health_check_interval=30,
+    retry_on_timeout=True,
+)
 
 
 @app.post("/sms/twilio")

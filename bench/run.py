@@ -6,6 +6,7 @@ settings); drives them with wrk replaying pre-signed webhooks of simulated phone
 prints one table and appends the figures to bench/results.jsonl. Everything it starts listens on 127.0.0.1 or a
 unix socket, and is stopped at the end (or on error / Ctrl-C). See bench/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,15 +27,15 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
 import yaml
-from twilio.request_validator import RequestValidator
 
-from sms_gateway import procs
+from sms_gateway.procs import Runner, free_port
+from sms_gateway.webhook_client import Sms, TwilioChannel
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -60,12 +60,6 @@ def conversation(k: int) -> list[str]:
     return ["READ", bill, nid, *readings, "0", "0", "0", "1"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -78,7 +72,8 @@ class Bench:
         self.args = args
         self.t0 = time.monotonic()
         self.tmp = Path(tempfile.mkdtemp(prefix="kontor-bench-"))
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.runner = Runner(self.tmp, cwd=ROOT)
+        self.channel = TwilioChannel(AUTH_TOKEN, to=TO_NUMBER, account_sid=ACCOUNT_SID, complete=True)
         self.redis_proc: subprocess.Popen | None = None
         self.notes: list[str] = []
         self.fig: dict[str, object] = {}
@@ -91,20 +86,11 @@ class Bench:
     def log(self, text: str) -> None:
         print(f"[bench {time.monotonic() - self.t0:6.1f}s] {text}", file=sys.stderr, flush=True)
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        out = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, cwd=ROOT, start_new_session=True)
-        self.procs.append((name, proc))
-        return proc
-
-    def stop(self, proc: subprocess.Popen, timeout: float = 15) -> None:
-        procs.stop(proc, timeout)
-        self.procs = [(n, p) for n, p in self.procs if p is not proc]
+    def stop(self, name: str, timeout: float = 15) -> None:
+        self.runner.stop(name, timeout=timeout)
 
     def teardown(self) -> None:
-        for _name, proc in reversed(list(self.procs)):
-            self.stop(proc)
+        self.runner.stop()
         if self.redis_proc is not None:
             from sms_gateway import embedded_redis
 
@@ -114,24 +100,6 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             print(f"kept {self.tmp}", file=sys.stderr)
-
-    def tail(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    def wait_http(self, port: int, path: str, proc: subprocess.Popen, name: str, timeout: float = 40) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not come up on port {port}:\n{self.tail(name)}")
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -144,44 +112,52 @@ class Bench:
         self.r = redis.Redis.from_url(self.redis_url)
         self.standin_port = free_port()
         prefix = self.cat.text("tracking_sms", "en", tracking="\x00").split("\x00")[0]
-        standin = self.spawn("standin", [PY, "-m", "bench.standin", str(self.standin_port), prefix])
+        self.runner.start("standin", [PY, "-m", "bench.standin", str(self.standin_port), prefix])
         self.standin_url = f"http://127.0.0.1:{self.standin_port}"
-        self.wait_http(self.standin_port, "/_count", standin, "standin")
+        self.runner.wait_http("standin", f"{self.standin_url}/_count", timeout=40)
         self.db_path = self.tmp / "kontor.db"
         self.sandbox_port = free_port()
         self.port = free_port()
         self.port2 = free_port()
         self.config = self.write_config("kontor", self.port)
         self.config2 = self.write_config("kontor2", self.port2)
-        help_text = subprocess.run([PY, "-m", "sms_gateway.cli", "--help"], capture_output=True, text=True,
-                                   cwd=ROOT, timeout=60).stdout
+        help_text = subprocess.run(
+            [PY, "-m", "sms_gateway.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        ).stdout
         if re.search(r"\bsandbox\b", help_text):
             self.log("starting `kontor sandbox` (the outside systems' stand-in, latency 0)")
-            sb = self.spawn("sandbox", [PY, "-m", "sms_gateway.cli", "sandbox", "--config", str(self.config)],
-                            {"KONTOR_CONFIG": str(self.config)})
-            self.wait_port(self.sandbox_port, sb, "sandbox")
+            self.runner.kontor("sandbox", self.config)
+            self.runner.wait_port("sandbox", self.sandbox_port)
             self.fig["sandbox_process"] = True
         self.web = self.start_web("web", self.config, self.port, migrate=True)
         self.ref_port = free_port()
-        self.ref = self.spawn("reference", [
-            PY, "-m", "gunicorn", "--workers", str(CORES), "--worker-class", "sync", "--timeout", "30",
-            "--graceful-timeout", "10", "--log-level", "info", "--bind", f"127.0.0.1:{self.ref_port}",
-            "bench.reference_app:app"], {"BENCH_TWILIO_TOKEN": AUTH_TOKEN, "BENCH_REDIS_URL": self.redis_url})
-        self.wait_http(self.ref_port, "/healthz", self.ref, "reference")
+        self.ref = self.runner.start(
+            "reference",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(CORES),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "10",
+                "--log-level",
+                "info",
+                "--bind",
+                f"127.0.0.1:{self.ref_port}",
+                "bench.reference_app:app",
+            ],
+            {"BENCH_TWILIO_TOKEN": AUTH_TOKEN, "BENCH_REDIS_URL": self.redis_url},
+        )
+        self.runner.wait_http("reference", f"http://127.0.0.1:{self.ref_port}/healthz", timeout=40)
         from sms_gateway.runtime import build
         from sms_gateway.settings import load
 
         self.services = build(load(self.config))
-
-    def wait_port(self, port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} did not listen on {port}:\n{self.tail(name)}")
 
     def ensure_tools(self) -> None:
         if not shutil.which("wrk"):
@@ -208,6 +184,7 @@ class Bench:
         config["redis"]["url"] = self.redis_url
         config["database"]["url"] = f"sqlite:///{self.db_path}"
         config["twilio"].update(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=self.standin_url)
+        config["outbound"]["gateway"] = "twilio"
         config["worker"]["retry_intervals"] = [1, 2, 5]
         if isinstance(config.get("sandbox"), dict):
             config["sandbox"].update(host="127.0.0.1", port=self.sandbox_port, latency_ms=0, failure_rate=0.0)
@@ -215,55 +192,54 @@ class Bench:
             # synthetic phones own the demo national IDs (the stand-in answers match), as real subscribers would
             config["mobile_ownership"]["url"] = f"{self.standin_url}/mobile-ownership"
         if isinstance(config.get("outbound"), dict) and "per_sender_per_second" in config["outbound"]:
-            config["outbound"]["per_sender_per_second"] = 100000   # measure the worker, not the gateway's throttle
+            config["outbound"]["per_sender_per_second"] = 100000  # measure the worker, not the gateway's throttle
         path = self.tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         return path
 
     def start_web(self, name: str, config: Path, port: int, migrate: bool) -> subprocess.Popen:
-        argv = [PY, "-m", "sms_gateway.cli", "web", "--config", str(config)] + ([] if migrate else ["--no-migrate"])
-        proc = self.spawn(name, argv, {"KONTOR_CONFIG": str(config)})
-        self.wait_http(port, "/healthz", proc, name)
+        proc = self.runner.kontor("web", config, *([] if migrate else ["--no-migrate"]), name=name)
+        self.runner.wait_http(name, f"http://127.0.0.1:{port}/healthz", timeout=40)
         return proc
 
     def start_worker(self, name: str) -> subprocess.Popen:
-        return self.spawn(name, [PY, "-m", "sms_gateway.cli", "worker", "--config", str(self.config), "--no-migrate"],
-                          {"KONTOR_CONFIG": str(self.config)})
+        return self.runner.kontor("worker", self.config, "--no-migrate", name=name)
 
     # ---------------------------------------------------------------- webhook traffic
     def next_phone(self) -> str:
         self.phone_counter += 1
         return f"+98912{self.phone_counter:07d}"
 
-    @staticmethod
-    def params(phone: str, body: str) -> dict[str, str]:
-        sid = "SM" + uuid.uuid4().hex
-        return {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "",
-                "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "",
-                "Body": body, "FromCountry": "IR", "To": TO_NUMBER, "MessagingServiceSid": "", "ToZip": "",
-                "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": phone, "ApiVersion": "2010-04-01"}
+    def signed(self, url: str, phone: str, body: str) -> tuple[dict[str, str], dict[str, str]]:
+        """A whole Twilio form (every field Twilio sends, for real sizes) and its signature header."""
+        form = self.channel.form(Sms(phone, body))
+        return form, self.channel.headers(url, form)
 
     def post(self, port: int, phone: str, body: str) -> tuple[int, str, float]:
-        url = f"http://127.0.0.1:{port}/sms/twilio"
-        params = self.params(phone, body)
-        sig = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        """One signed post on a fresh connection (plain http.client: the bench's own cost stays small)."""
+        url = f"http://127.0.0.1:{port}{self.channel.path}"
+        form, headers = self.signed(url, phone, body)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            conn.request("POST", "/sms/twilio", urlencode(params),
-                         {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+            conn.request(
+                "POST",
+                self.channel.path,
+                urlencode(form),
+                {"Content-Type": "application/x-www-form-urlencoded", **headers},
+            )
             resp = conn.getresponse()
             text = resp.read().decode()
             return resp.status, text, time.monotonic()
         finally:
             conn.close()
 
-    def replay_files(self, name: str, port: int, conns: int, messages: int,
-                     drop_last: bool = False, phones_per_conn: int = 0) -> tuple[Path, list[str]]:
+    def replay_files(
+        self, name: str, port: int, conns: int, messages: int, drop_last: bool = False, phones_per_conn: int = 0
+    ) -> tuple[Path, list[str]]:
         """conn-<i>.txt per connection: its own phones, each walking a whole conversation in order."""
         folder = self.tmp / f"wrk-{name}"
         folder.mkdir()
-        url = f"http://127.0.0.1:{port}/sms/twilio"
-        validator = RequestValidator(AUTH_TOKEN)
+        url = f"http://127.0.0.1:{port}{self.channel.path}"
         per_conn = max(1, messages // conns)
         phones: list[str] = []
         for c in range(conns):
@@ -276,8 +252,8 @@ class Bench:
                 if drop_last:
                     script = script[:-1]
                 for body in script:
-                    p = self.params(phone, body)
-                    lines.append(validator.compute_signature(url, p) + "\t" + urlencode(p))
+                    form = self.channel.form(Sms(phone, body))
+                    lines.append(self.channel.signature(url, form) + "\t" + urlencode(form))
                     n += 1
             (folder / f"conn-{c}.txt").write_text("\n".join(lines) + "\n")
         return folder, phones
@@ -285,15 +261,25 @@ class Bench:
     def wrk_prepare(self, name: str, port: int, conns: int, seconds: float) -> dict:
         folder, phones = self.replay_files(name, port, conns, int(self.args.max_rate * seconds))
         markers = [self.cat.text("try_again_later", "en"), self.cat.text("try_again_later", "fa")]
-        argv = ["wrk", f"-t{conns}", f"-c{conns}", f"-d{int(seconds)}s", "--timeout", "10s",
-                "-s", str(BENCH / "replay.lua"), f"http://127.0.0.1:{port}/sms/twilio", "--",
-                str(folder), f"127.0.0.1:{port}", *markers]
+        argv = [
+            "wrk",
+            f"-t{conns}",
+            f"-c{conns}",
+            f"-d{int(seconds)}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / "replay.lua"),
+            f"http://127.0.0.1:{port}/sms/twilio",
+            "--",
+            str(folder),
+            f"127.0.0.1:{port}",
+            *markers,
+        ]
         return {"argv": argv, "name": name, "seconds": seconds, "phones": phones}
 
     def wrk_launch(self, prep: dict):
-        proc = subprocess.Popen(prep["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                cwd=ROOT, start_new_session=True)
-        self.procs.append((f"wrk-{prep['name']}", proc))
+        proc = self.runner.start(f"wrk-{prep['name']}", prep["argv"], pipe=True)
         return (proc, prep["name"], prep["seconds"], prep["phones"])
 
     def wrk(self, name: str, port: int, conns: int, seconds: float, start: bool = True):
@@ -304,24 +290,28 @@ class Bench:
         proc, name, seconds, _phones = handle
         try:
             out, _ = proc.communicate(timeout=seconds + 60)
-        except subprocess.TimeoutExpired:
-            self.stop(proc)
-            raise RuntimeError(f"wrk {name} hung")
-        self.procs = [(n, p) for n, p in self.procs if p is not proc]
-        line = next((l for l in out.splitlines() if l.startswith("BENCHJSON ")), None)
+        except subprocess.TimeoutExpired as exc:
+            self.stop(f"wrk-{name}")
+            raise RuntimeError(f"wrk {name} hung") from exc
+        self.runner.procs.pop(f"wrk-{name}")
+        line = next((x for x in out.splitlines() if x.startswith("BENCHJSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk {name} printed no result:\n{out[-2000:]}")
-        res = json.loads(line[len("BENCHJSON "):])
+        res = json.loads(line[len("BENCHJSON ") :])
         res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
         errors = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
-        self.log(f"wrk {name}: {res['rps']:.0f} req/s p50 {res['p50_us'] / 1000:.2f} ms p99 "
-                 f"{res['p99_us'] / 1000:.2f} ms non200 {res['non200']} fallback {res['fallback']} "
-                 f"errors {errors} wrapped {res['wrapped']}")
+        self.log(
+            f"wrk {name}: {res['rps']:.0f} req/s p50 {res['p50_us'] / 1000:.2f} ms p99 "
+            f"{res['p99_us'] / 1000:.2f} ms non200 {res['non200']} fallback {res['fallback']} "
+            f"errors {errors} wrapped {res['wrapped']}"
+        )
         if res["wrapped"]:
             self.notes.append(f"wrk {name}: replay ran out and wrapped {res['wrapped']}x (raise --max-rate)")
         if res["non200"] or errors or res["fallback"]:
-            self.notes.append(f"wrk {name}: {res['non200']} non-200, {res['fallback']} 'try again later', "
-                              f"{errors} socket errors of {res['requests']}")
+            self.notes.append(
+                f"wrk {name}: {res['non200']} non-200, {res['fallback']} 'try again later', "
+                f"{errors} socket errors of {res['requests']}"
+            )
         return res
 
     # ---------------------------------------------------------------- phases
@@ -344,7 +334,7 @@ class Bench:
         time.sleep(0.2)
         marker = redis.Redis.from_url(self.redis_url)
 
-        def reads() -> int:   # read events Redis processed since the reset: one per round trip (a pipeline = 1)
+        def reads() -> int:  # read events Redis processed since the reset: one per round trip (a pipeline = 1)
             return marker.info("stats")["total_reads_processed"]
 
         baseline = []
@@ -375,7 +365,7 @@ class Bench:
             if current is None:
                 continue
             if cmd.upper().startswith(("CONFIG RESETSTAT", "INFO STATS")) and ev["client_type"] != "lua":
-                continue   # the bench's own counters
+                continue  # the bench's own counters
             if ev["client_type"] == "lua":
                 current["lua"] += 1
                 continue
@@ -388,19 +378,27 @@ class Bench:
                 in_multi = False
             elif not in_multi:
                 current["round_trips"] += 1
-        steps = steps[:len(script)]
-        per_step = [{"message": body, "round_trips": n, "commands": s["commands"],
-                     "monitor_round_trips_upper_bound": s["round_trips"], "commands_inside_lua": s["lua"]}
-                    for body, n, s in zip(script, trips, steps)]
+        steps = steps[: len(script)]
+        per_step = [
+            {
+                "message": body,
+                "round_trips": n,
+                "commands": s["commands"],
+                "monitor_round_trips_upper_bound": s["round_trips"],
+                "commands_inside_lua": s["lua"],
+            }
+            for body, n, s in zip(script, trips, steps, strict=False)
+        ]
         self.fig["redis_round_trips_per_step"] = per_step
         self.fig["redis_round_trips_max"] = max(s["round_trips"] for s in per_step)
         confirmed = transcript[-1][2] == [self.cat.text("confirmed", "en")]
         self.fig["conversation_ok"] = confirmed
         if not confirmed:
-            self.notes.append("the scripted conversation did not end with 'confirmed' — load figures mix in "
-                              "error replies. Transcript: " + json.dumps(transcript, ensure_ascii=False)[:1500])
+            self.notes.append(
+                "the scripted conversation did not end with 'confirmed' — load figures mix in "
+                "error replies. Transcript: " + json.dumps(transcript, ensure_ascii=False)[:1500]
+            )
         from rq import Queue
-
         from rq.job import Job
 
         queue = Queue(self.services.settings.worker.queue, connection=self.services.redis)
@@ -427,19 +425,21 @@ class Bench:
 
     def phase_scale_out(self) -> None:
         d = self.args.seconds
-        second = self.start_web("web2", self.config2, self.port2, migrate=False)
+        self.start_web("web2", self.config2, self.port2, migrate=False)
         try:
             self.wrk("warm-kontor2", self.port2, 4, 2)
             pa, pb = self.wrk_prepare("scale-a", self.port, 8, d), self.wrk_prepare("scale-b", self.port2, 8, d)
             a, b = self.wrk_launch(pa), self.wrk_launch(pb)
             ra, rb = self.finish_wrk(a), self.finish_wrk(b)
         finally:
-            self.stop(second)
+            self.stop("web2")
         total = ra["rps"] + rb["rps"]
-        self.fig["scale_out_webhook"] = {"one_master_c16_rps": self.fig["kontor_c16"]["rps"],
-                                         "two_masters_2x8_rps": total,
-                                         "factor": total / self.fig["kontor_c16"]["rps"],
-                                         "p99_ms": max(ra["p99_us"], rb["p99_us"]) / 1000}
+        self.fig["scale_out_webhook"] = {
+            "one_master_c16_rps": self.fig["kontor_c16"]["rps"],
+            "two_masters_2x8_rps": total,
+            "factor": total / self.fig["kontor_c16"]["rps"],
+            "p99_ms": max(ra["p99_us"], rb["p99_us"]) / 1000,
+        }
 
     def phase_profile(self) -> None:
         if self.args.no_profile or self.pyspy is None:
@@ -450,9 +450,27 @@ class Bench:
         seconds = max(4, int(self.args.seconds))
         handle = self.wrk("profile", self.port, 4, seconds + 2, start=False)
         time.sleep(1)
-        spy = subprocess.run([str(self.pyspy), "record", "--pid", str(self.web.pid), "--subprocesses",
-                              "--rate", "200", "--duration", str(seconds), "--format", "raw", "--output",
-                              str(raw), "--nonblocking"], capture_output=True, text=True, timeout=seconds + 60)
+        spy = subprocess.run(
+            [
+                str(self.pyspy),
+                "record",
+                "--pid",
+                str(self.web.pid),
+                "--subprocesses",
+                "--rate",
+                "200",
+                "--duration",
+                str(seconds),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        )
         self.finish_wrk(handle)
         if spy.returncode != 0 or not raw.exists():
             self.notes.append(f"py-spy failed ({spy.returncode}): {(spy.stderr or spy.stdout)[-300:]}")
@@ -490,8 +508,10 @@ class Bench:
     def sql_snapshot(self) -> dict[str, object]:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
         try:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                                 "AND name NOT LIKE 'sqlite_%'")]
+            tables = [
+                r[0]
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            ]
             rows = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
             page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -505,13 +525,13 @@ class Bench:
             conn.close()
 
     def enqueue_jobs(self, n: int, tag: str) -> None:
+        from dialogs.model import ConfirmedRequest, FinishRequest
         from sms_gateway.handler import perform
 
         template = self.job_template
         for i in range(n):
-            request = dict(template, dialog_id=f"SMbench{tag}{i:08d}{uuid.uuid4().hex[:14]}",
-                           mobile=self.next_phone())
-            perform(self.services, {"type": "finish_request", "request": request})
+            request = dict(template, dialog_id=f"SMbench{tag}{i:08d}{uuid.uuid4().hex[:14]}", mobile=self.next_phone())
+            perform(self.services, FinishRequest(ConfirmedRequest.from_json(request)))
 
     def worker_rate(self, n: int, tag: str) -> dict[str, float]:
         """N finish_request jobs at once: time to N tracking SMS, and to the last SMS of the whole chain."""
@@ -534,9 +554,16 @@ class Bench:
         t_all = (max(t for t, _to, _k in log) - t0) if log else float("nan")
         if not ok:
             self.notes.append(f"worker run {tag}: only {got} of {n} tracking SMS in {t_track:.0f}s")
-        return {"jobs": n, "tracking_sms": got, "seconds": t_track, "rate": min(got, n) / t_track,
-                "all_sms": len(log), "seconds_all": t_all, "rate_whole_chain": min(got, n) / t_all,
-                "enqueue_seconds": t_enq}
+        return {
+            "jobs": n,
+            "tracking_sms": got,
+            "seconds": t_track,
+            "rate": min(got, n) / t_track,
+            "all_sms": len(log),
+            "seconds_all": t_all,
+            "rate_whole_chain": min(got, n) / t_all,
+            "enqueue_seconds": t_enq,
+        }
 
     def phase_worker(self) -> None:
         if self.job_template is None:
@@ -545,40 +572,65 @@ class Bench:
         from rq import Queue
 
         q = Queue(self.services.settings.worker.queue, connection=self.services.redis)
-        self.fig["load_run_jobs_discarded"] = q.count   # the webhook runs' confirms: not part of these figures
+        self.fig["load_run_jobs_discarded"] = q.count  # the webhook runs' confirms: not part of these figures
         q.empty()
         w1 = self.start_worker("worker1")
-        time.sleep(2)   # import and register before the clock starts
+        time.sleep(2)  # import and register before the clock starts
         self.drain_queue(20)
         before = self.sql_snapshot()
         n = self.args.jobs
         spy = None
         if self.pyspy is not None and not self.args.no_profile:
-            spy = subprocess.Popen([str(self.pyspy), "record", "--pid", str(w1.pid), "--rate", "200", "--duration",
-                                    "5", "--format", "raw", "--output", str(self.tmp / "worker-profile.txt"),
-                                    "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(self.pyspy),
+                    "record",
+                    "--pid",
+                    str(w1.pid),
+                    "--rate",
+                    "200",
+                    "--duration",
+                    "5",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(self.tmp / "worker-profile.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         one = self.worker_rate(n, "a")
         if spy is not None:
             spy.wait(60)
             if (self.tmp / "worker-profile.txt").exists():
-                summarize_profile(self.tmp / "worker-profile.txt", BENCH / "last_profile_worker.txt",
-                                  title="kontor worker (1 process) finishing the bench's jobs")
+                summarize_profile(
+                    self.tmp / "worker-profile.txt",
+                    BENCH / "last_profile_worker.txt",
+                    title="kontor worker (1 process) finishing the bench's jobs",
+                )
         after = self.sql_snapshot()
         stored = after["rows"].get("requests", 0) - before["rows"].get("requests", 0)
         rows = sum(after["rows"].values()) - sum(before["rows"].values())
         per = max(stored, 1)
         self.fig["sql_per_request"] = {
-            "requests_stored": stored, "rows": rows / per,
+            "requests_stored": stored,
+            "rows": rows / per,
             "rows_by_table": {t: (after["rows"][t] - before["rows"].get(t, 0)) / per for t in after["rows"]},
             "bytes_file": (after["bytes"] - before["bytes"]) / per,
-            "bytes_by_object": {k: (v - before["by_object"].get(k, 0)) / per
-                                for k, v in after["by_object"].items() if v != before["by_object"].get(k, 0)},
+            "bytes_by_object": {
+                k: (v - before["by_object"].get(k, 0)) / per
+                for k, v in after["by_object"].items()
+                if v != before["by_object"].get(k, 0)
+            },
             "payload_bytes": ((after["payload"] or 0) - (before["payload"] or 0)) / per
-            if after["payload"] is not None else None}
-        w2 = self.start_worker("worker2")
-        time.sleep(2)   # let the second worker import and register
+            if after["payload"] is not None
+            else None,
+        }
+        self.start_worker("worker2")
+        time.sleep(2)  # let the second worker import and register
         two = self.worker_rate(2 * n, "b")
-        self.stop(w2)
+        self.stop("worker2")
         self.fig["worker"] = {"one_process": one, "two_processes": two, "factor": two["rate"] / one["rate"]}
         self.worker1 = w1
 
@@ -641,18 +693,27 @@ class Bench:
                 arrived.setdefault(to, t)
         lat = [arrived[p] - t for p, t in replies.items() if p in arrived]
         missing = len(replies) - len(lat)
-        self.fig["confirm_to_sms"] = {"rate": rate, "confirms": len(phones), "confirmed": len(replies),
-                                      "not_confirmed": bad, "sms_missing": missing,
-                                      "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000,
-                                      "max_ms": max(lat) * 1000 if lat else float("nan"),
-                                      "http_p50_ms": pct(http_lat, 50) * 1000, "http_p99_ms": pct(http_lat, 99) * 1000}
+        self.fig["confirm_to_sms"] = {
+            "rate": rate,
+            "confirms": len(phones),
+            "confirmed": len(replies),
+            "not_confirmed": bad,
+            "sms_missing": missing,
+            "p50_ms": pct(lat, 50) * 1000,
+            "p99_ms": pct(lat, 99) * 1000,
+            "max_ms": max(lat) * 1000 if lat else float("nan"),
+            "http_p50_ms": pct(http_lat, 50) * 1000,
+            "http_p99_ms": pct(http_lat, 99) * 1000,
+        }
         if bad or missing:
             self.notes.append(f"confirm latency: {bad} confirms not answered 'confirmed', {missing} SMS missing")
 
     def phase_redis_memory(self) -> None:
-        from storage.sessions import SessionStore, Stored
+        import dataclasses
 
-        store = SessionStore(self.r, 5400, 10)
+        from storage.phones import PhoneStore, Stored
+
+        store = PhoneStore(self.r, 5400, 10)
         keys = []
         for key in self.r.scan_iter(match="kontor:{*}:s", count=1000):
             keys.append(key)
@@ -672,7 +733,7 @@ class Bench:
             t = templates[i % len(templates)]
             phone = f"+98913{i:07d}"
             token = uuid.uuid4().hex[:16]
-            dialog = dict(t.dialog, id="SM" + uuid.uuid4().hex)
+            dialog = dataclasses.replace(t.dialog, dialog_id="SM" + uuid.uuid4().hex)
             stored = Stored(dialog, ["SM" + uuid.uuid4().hex for _ in t.seen], list(t.reply))
             store.begin(phone, token)
             store.commit(phone, token, stored)
@@ -680,13 +741,16 @@ class Bench:
             made.append(phone)
         after = self.r.info("memory")["used_memory"]
         sample = [self.r.memory_usage(f"kontor:{{{p}}}:s") or 0 for p in made[:200]]
-        steps = collections.Counter(t.dialog.get("step") for t in templates)
-        self.fig["redis_per_dialog"] = {"sessions": n, "used_memory_delta_per_dialog": (after - before) / n,
-                                        "value_bytes_mean": statistics.mean(sizes),
-                                        "memory_usage_mean": statistics.mean(sample),
-                                        "template_steps": dict(steps)}
+        steps = collections.Counter(t.dialog.step for t in templates)
+        self.fig["redis_per_dialog"] = {
+            "sessions": n,
+            "used_memory_delta_per_dialog": (after - before) / n,
+            "value_bytes_mean": statistics.mean(sizes),
+            "memory_usage_mean": statistics.mean(sample),
+            "template_steps": dict(steps),
+        }
         for i in range(0, len(made), 1000):
-            self.r.delete(*[f"kontor:{{{p}}}:s" for p in made[i:i + 1000]])
+            self.r.delete(*[f"kontor:{{{p}}}:s" for p in made[i : i + 1000]])
 
     # ---------------------------------------------------------------- report
     def report(self, wall: float) -> str:
@@ -699,54 +763,90 @@ class Bench:
         k4, r4, k16, r16 = (f.get(x) for x in ("kontor_c4", "reference_c4", "kontor_c16", "reference_c16"))
         if k4 and r4:
             ratio = k4["rps"] / r4["rps"]
-            add("webhook msg/s, 4 conns: Kontor / reference",
-                f"{k4['rps']:.0f} / {r4['rps']:.0f}  (ratio {ratio:.2f}x)", ">= 0.8x reference", ratio >= 0.8)
-            add("webhook p50 / p99, 4 conns: Kontor", f"{k4['p50_us'] / 1000:.2f} / {k4['p99_us'] / 1000:.2f} ms",
-                "p99 < 10 ms", k4["p99_us"] < 10_000)
-            add("webhook p50 / p99, 4 conns: reference",
-                f"{r4['p50_us'] / 1000:.2f} / {r4['p99_us'] / 1000:.2f} ms")
+            add(
+                "webhook msg/s, 4 conns: Kontor / reference",
+                f"{k4['rps']:.0f} / {r4['rps']:.0f}  (ratio {ratio:.2f}x)",
+                ">= 0.8x reference",
+                ratio >= 0.8,
+            )
+            add(
+                "webhook p50 / p99, 4 conns: Kontor",
+                f"{k4['p50_us'] / 1000:.2f} / {k4['p99_us'] / 1000:.2f} ms",
+                "p99 < 10 ms",
+                k4["p99_us"] < 10_000,
+            )
+            add("webhook p50 / p99, 4 conns: reference", f"{r4['p50_us'] / 1000:.2f} / {r4['p99_us'] / 1000:.2f} ms")
         if k16 and r16:
-            add("webhook msg/s, 16 conns: Kontor / reference",
-                f"{k16['rps']:.0f} / {r16['rps']:.0f}  (ratio {k16['rps'] / r16['rps']:.2f}x)")
-            add("webhook p50 / p99, 16 conns: Kontor / reference",
+            add(
+                "webhook msg/s, 16 conns: Kontor / reference",
+                f"{k16['rps']:.0f} / {r16['rps']:.0f}  (ratio {k16['rps'] / r16['rps']:.2f}x)",
+            )
+            add(
+                "webhook p50 / p99, 16 conns: Kontor / reference",
                 f"{k16['p50_us'] / 1000:.1f} / {k16['p99_us'] / 1000:.1f} ms | "
-                f"{r16['p50_us'] / 1000:.1f} / {r16['p99_us'] / 1000:.1f} ms")
+                f"{r16['p50_us'] / 1000:.1f} / {r16['p99_us'] / 1000:.1f} ms",
+            )
         if "redis_round_trips_per_step" in f:
             trips = f["redis_round_trips_per_step"]
-            add("Redis round trips per dialog step (max)",
+            add(
+                "Redis round trips per dialog step (max)",
                 f"{f['redis_round_trips_max']}  [" + " ".join(str(s["round_trips"]) for s in trips) + "]",
-                "<= 3", f["redis_round_trips_max"] <= 3)
+                "<= 3",
+                f["redis_round_trips_max"] <= 3,
+            )
         if "worker" in f:
             w = f["worker"]
             o, t = w["one_process"], w["two_processes"]
-            add("worker: finished requests/s (tracking SMS), 1 process", f"{o['rate']:.0f}  ({o['jobs']} jobs)",
-                ">= 200 /s/process", o["rate"] >= 200)
+            add(
+                "worker: finished requests/s (tracking SMS), 1 process",
+                f"{o['rate']:.0f}  ({o['jobs']} jobs)",
+                ">= 200 /s/process",
+                o["rate"] >= 200,
+            )
             if "worker_reference" in f:
                 floor = f["worker_reference"]["rate"]
-                add("worker reference: RQ SimpleWorker, no-op jobs/s", f"{floor:.0f}  (Kontor at "
-                    f"{o['rate'] / floor:.2f}x of RQ's own floor)")
-            add("worker: whole chain incl. process_request, 1 process",
-                f"{o['rate_whole_chain']:.0f} req/s  ({o['all_sms']} SMS in {o['seconds_all']:.1f} s)")
-            add("worker: 2 processes, tracking / whole chain",
-                f"{t['rate']:.0f} / {t['rate_whole_chain']:.0f} req/s  (x{w['factor']:.2f} vs 1)")
+                add(
+                    "worker reference: RQ SimpleWorker, no-op jobs/s",
+                    f"{floor:.0f}  (Kontor at {o['rate'] / floor:.2f}x of RQ's own floor)",
+                )
+            add(
+                "worker: whole chain incl. process_request, 1 process",
+                f"{o['rate_whole_chain']:.0f} req/s  ({o['all_sms']} SMS in {o['seconds_all']:.1f} s)",
+            )
+            add(
+                "worker: 2 processes, tracking / whole chain",
+                f"{t['rate']:.0f} / {t['rate_whole_chain']:.0f} req/s  (x{w['factor']:.2f} vs 1)",
+            )
         if "confirm_to_sms" in f:
             c = f["confirm_to_sms"]
-            add(f"confirm -> tracking SMS p50 / p99 @ {c['rate']:.0f} req/s",
-                f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} ms  (n={c['confirmed']})", "p99 < 1 s",
-                c["p99_ms"] < 1000)
+            add(
+                f"confirm -> tracking SMS p50 / p99 @ {c['rate']:.0f} req/s",
+                f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} ms  (n={c['confirmed']})",
+                "p99 < 1 s",
+                c["p99_ms"] < 1000,
+            )
         if "redis_per_dialog" in f:
             m = f["redis_per_dialog"]
-            add("Redis memory per open dialog", f"{m['used_memory_delta_per_dialog']:.0f} B  "
+            add(
+                "Redis memory per open dialog",
+                f"{m['used_memory_delta_per_dialog']:.0f} B  "
                 f"(value {m['value_bytes_mean']:.0f} B, MEMORY USAGE {m['memory_usage_mean']:.0f} B)",
-                "<= 1 KB", m["used_memory_delta_per_dialog"] <= 1024)
+                "<= 1 KB",
+                m["used_memory_delta_per_dialog"] <= 1024,
+            )
         if "sql_per_request" in f:
             s = f["sql_per_request"]
-            add("SQL per stored request (SQLite)", f"{s['rows']:.1f} rows, {s['bytes_file']:.0f} B file"
-                + (f", {s['payload_bytes']:.0f} B payload" if s.get("payload_bytes") is not None else ""))
+            add(
+                "SQL per stored request (SQLite)",
+                f"{s['rows']:.1f} rows, {s['bytes_file']:.0f} B file"
+                + (f", {s['payload_bytes']:.0f} B payload" if s.get("payload_bytes") is not None else ""),
+            )
         if "scale_out_webhook" in f:
             s = f["scale_out_webhook"]
-            add("scale-out webhook: 2 masters (2x8 conns) vs 1 (16)",
-                f"{s['two_masters_2x8_rps']:.0f} vs {s['one_master_c16_rps']:.0f} msg/s  (x{s['factor']:.2f})")
+            add(
+                "scale-out webhook: 2 masters (2x8 conns) vs 1 (16)",
+                f"{s['two_masters_2x8_rps']:.0f} vs {s['one_master_c16_rps']:.0f} msg/s  (x{s['factor']:.2f})",
+            )
         add("cores / wall time", f"{CORES} / {wall:.0f} s")
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
@@ -758,8 +858,10 @@ class Bench:
         return "\n".join(out)
 
 
-def summarize_profile(raw: Path, out: Path, top: int = 30,
-                      title: str = f"kontor web (gunicorn master + {CORES} workers) under wrk, 4 connections") -> list[str]:
+WEB_PROFILE = f"kontor web (gunicorn master + {CORES} workers) under wrk, 4 connections"
+
+
+def summarize_profile(raw: Path, out: Path, top: int = 30, title: str = WEB_PROFILE) -> list[str]:
     """py-spy's raw (collapsed) stacks → functions by own time and by total time, in bench/last_profile.txt."""
     own: collections.Counter = collections.Counter()
     total: collections.Counter = collections.Counter()
@@ -770,30 +872,33 @@ def summarize_profile(raw: Path, out: Path, top: int = 30,
             continue
         n = int(count)
         samples += n
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")
-                  if not f.startswith("process ") and not f.startswith("thread ")]
+        frames = [
+            re.sub(r":\d+\)$", ")", f)
+            for f in stack.split(";")
+            if not f.startswith("process ") and not f.startswith("thread ")
+        ]
         if not frames:
             continue
         own[frames[-1]] += n
         for fr in set(frames):
             total[fr] += n
-    lines = [f"py-spy, {title}: {samples} samples",
-             "", f"top {top} by own time (self %, function (file)):"]
+    lines = [f"py-spy, {title}: {samples} samples", "", f"top {top} by own time (self %, function (file)):"]
     lines += [f"{100 * n / samples:6.2f}%  {fr}" for fr, n in own.most_common(top)]
     lines += ["", f"top {top} by total time (inclusive %):"]
     lines += [f"{100 * n / samples:6.2f}%  {fr}" for fr, n in total.most_common(top)]
     mine = [(fr, n) for fr, n in total.most_common() if re.search(r"\((sms_gateway|storage|dialogs|adapters)/", fr)]
-    lines += ["", f"Kontor's own functions by total time (inclusive %):"]
+    lines += ["", "Kontor's own functions by total time (inclusive %):"]
     lines += [f"{100 * n / samples:6.2f}%  {fr}" for fr, n in mine[:top]]
     out.write_text("\n".join(lines) + "\n")
-    return lines[3:3 + 10]
+    return lines[3 : 3 + 10]
 
 
 def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except OSError:
         return "unknown"
@@ -821,9 +926,17 @@ def main() -> int:
     failed = None
     try:
         bench.setup()
-        for phase in (bench.phase_warm_up, bench.phase_round_trips, bench.phase_webhook, bench.phase_scale_out, bench.phase_profile,
-                      bench.phase_worker, bench.phase_worker_reference, bench.phase_confirm_latency,
-                      bench.phase_redis_memory):
+        for phase in (
+            bench.phase_warm_up,
+            bench.phase_round_trips,
+            bench.phase_webhook,
+            bench.phase_scale_out,
+            bench.phase_profile,
+            bench.phase_worker,
+            bench.phase_worker_reference,
+            bench.phase_confirm_latency,
+            bench.phase_redis_memory,
+        ):
             bench.log(f"{phase.__name__} ...")
             phase()
     except KeyboardInterrupt:
@@ -840,18 +953,28 @@ def main() -> int:
     table = bench.report(wall)
     print(table)
     for step in bench.fig.get("redis_round_trips_per_step", []):
-        print(f"  round trips for {step['message']!r:>15}: {step['round_trips']:2d}  "
-              f"{' '.join(step['commands'])}  (+{step['commands_inside_lua']} inside Lua)")
+        print(
+            f"  round trips for {step['message']!r:>15}: {step['round_trips']:2d}  "
+            f"{' '.join(step['commands'])}  (+{step['commands_inside_lua']} inside Lua)"
+        )
     for note in bench.notes:
         print("note:", note)
     if "profile_top" in bench.fig:
         print("profile (own time, top 10; full: bench/last_profile.txt):")
-        print("\n".join("  " + l for l in bench.fig["profile_top"]))
+        print("\n".join("  " + x for x in bench.fig["profile_top"]))
     if failed:
         print("bench stopped early:", failed)
-    record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
-              "cores": CORES, "python": sys.version.split()[0], "wall_seconds": round(wall, 1),
-              "args": vars(args), "failed": failed, "notes": bench.notes, "figures": bench.fig}
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "cores": CORES,
+        "python": sys.version.split()[0],
+        "wall_seconds": round(wall, 1),
+        "args": vars(args),
+        "failed": failed,
+        "notes": bench.notes,
+        "figures": bench.fig,
+    }
     with open(BENCH / "results.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     return 1 if failed else 0

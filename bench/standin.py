@@ -7,6 +7,7 @@ twilio's client expects. GET /_count and GET /_log?since=N let the benchmark rea
 a GIL with it. It also answers the mobile-ownership API (GET /mobile-ownership/<mobile>/owner/<national id>)
 with a match for every demo national ID, so the bench's thousands of synthetic phones count as their owners.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,10 @@ IDS = itertools.count(1)
 
 
 def respond(status: str, body: bytes, keep: bool) -> bytes:
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -38,7 +41,7 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                 return
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
+            headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
             length = int(headers.get("content-length", "0") or 0)
             body = await reader.readexactly(length) if length else b""
             keep = headers.get("connection", "").lower() != "close"
@@ -55,8 +58,14 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                 COUNTS["tracking"] += tracking
                 LOG.append((time.monotonic(), form.get("To", ""), tracking))
                 sid = f"SM{next(IDS):032d}"
-                payload = {"sid": sid, "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
-                           "status": "queued", "account_sid": url.path.split("/")[3]}
+                payload = {
+                    "sid": sid,
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                    "status": "queued",
+                    "account_sid": url.path.split("/")[3],
+                }
                 out = respond("201 Created", json.dumps(payload).encode(), keep)
             elif method == "GET" and url.path.startswith("/mobile-ownership/"):
                 national_id = url.path.rsplit("/", 1)[-1]

@@ -1,4 +1,5 @@
 """The message catalogue: all subscriber-facing words live in messages.yaml, not in code."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ class Catalogue:
     services: dict[str, dict[str, str]]
 
     @classmethod
-    def from_yaml(cls, text: str) -> "Catalogue":
+    def from_yaml(cls, text: str) -> Catalogue:
         raw: dict[str, Any] = yaml.safe_load(text)
         keywords = {name: frozenset(keyword_form(w) for w in words) for name, words in raw["keywords"].items()}
         return cls(raw["messages"], keywords, raw["registers"], raw["statuses"], raw["services"])

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from stdnum import damm
 
+from dialogs.errors import Refused
+from dialogs.text import bare_digits
+
 __all__ = [
-    "CodedError",
-    "IdError",
     "BillId",
     "SERVICE_NAMES",
     "ELECTRICITY",
-    "latin_digits",
     "parse_national_id",
     "bill_check_digit",
     "parse_bill_id",
@@ -24,9 +24,6 @@ __all__ = [
     "parse_tracking_number",
 ]
 
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
-# Spaces, hyphens and bidi/zero-width marks that phones insert into typed numbers.
-_FILLER = re.compile(r"[\s\-\u200c\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 ELECTRICITY = 2
 SERVICE_NAMES: dict[int, str] = {
@@ -41,19 +38,6 @@ SERVICE_NAMES: dict[int, str] = {
 }
 
 
-class CodedError(ValueError):
-    """Carries a message-catalogue code so the dialog can reply in the subscriber's language."""
-
-    def __init__(self, code: str, **params: str) -> None:
-        super().__init__(code)
-        self.code: str = code
-        self.params: dict[str, str] = dict(params)
-
-
-class IdError(CodedError):
-    """Raised when an identifier is malformed or fails its check digit."""
-
-
 @dataclass(frozen=True)
 class BillId:
     """A checksum-valid bill ID split into the fields the adapters need."""
@@ -64,37 +48,27 @@ class BillId:
     service: int
 
 
-def latin_digits(text: str) -> str:
-    """Translate Persian and Arabic-Indic digits so one regex fits every keyboard."""
-    return text.translate(_DIGITS)
-
-
-def _compact(text: str) -> str:
-    """Reduce typed input to its bare characters so separators never cause a rejection."""
-    return _FILLER.sub("", latin_digits(text))
-
-
 def _is_digits(text: str, low: int, high: int) -> bool:
     """ASCII-only length check, because str.isdigit accepts superscripts and other scripts."""
-    return re.fullmatch(r"[0-9]{%d,%d}" % (low, high), text) is not None
+    return re.fullmatch(f"[0-9]{{{low},{high}}}", text) is not None
 
 
 def _nid_check_digit(first_nine: str) -> int:
     """The national-ID mod-11 rule, kept apart so tests and callers share one definition."""
-    r = sum(int(c) * w for c, w in zip(first_nine, range(10, 1, -1))) % 11
+    r = sum(int(c) * w for c, w in zip(first_nine, range(10, 1, -1), strict=False)) % 11
     return r if r < 2 else 11 - r
 
 
 def parse_national_id(text: str) -> str:
     """Validate a کد ملی and return its 10 digits, restoring leading zeros phones drop."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 8, 10):
-        raise IdError("nid_format")
+        raise Refused("nid_format")
     digits = digits.zfill(10)
     if len(set(digits)) == 1:
-        raise IdError("nid_same_digits")
+        raise Refused("nid_same_digits")
     if _nid_check_digit(digits[:9]) != int(digits[9]):
-        raise IdError("nid_checksum")
+        raise Refused("nid_checksum")
     return digits
 
 
@@ -107,14 +81,14 @@ def bill_check_digit(digits: str) -> int:
 
 def parse_bill_id(text: str) -> BillId:
     """Validate any utility شناسه قبض so a typo is caught before we query the company."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 1, 64):
-        raise IdError("bill_format")
+        raise Refused("bill_format")
     value = digits.lstrip("0")
     if not _is_digits(value, 6, 13):
-        raise IdError("bill_format")
+        raise Refused("bill_format")
     if bill_check_digit(value[:-1]) != int(value[-1]):
-        raise IdError("bill_checksum")
+        raise Refused("bill_checksum")
     return BillId(value=value, file_code=value[:-5], company_code=value[-5:-2], service=int(value[-2]))
 
 
@@ -122,7 +96,7 @@ def parse_electricity_bill_id(text: str) -> BillId:
     """Reject a valid bill of another utility, a common mix-up worth its own message."""
     bill = parse_bill_id(text)
     if bill.service != ELECTRICITY:
-        raise IdError("bill_not_electricity", service=SERVICE_NAMES.get(bill.service, "unknown"))
+        raise Refused("bill_not_electricity", service=SERVICE_NAMES.get(bill.service, "unknown"))
     return bill
 
 
@@ -150,8 +124,8 @@ def valid_payment_id(bill_id: str, payment_id: str) -> bool:
     """True only if both check digits match; garbage yields False so callers need no try."""
     try:
         bill = parse_bill_id(bill_id)
-        digits = _compact(payment_id)
-    except (IdError, TypeError, AttributeError):
+        digits = bare_digits(payment_id)
+    except (Refused, TypeError, AttributeError):
         return False
     if not _is_digits(digits, 6, 18):
         return False
@@ -160,7 +134,7 @@ def valid_payment_id(bill_id: str, payment_id: str) -> bool:
 
 def make_tracking_number(body: str) -> str:
     """Append a Damm digit, which catches every single typo and adjacent swap."""
-    digits = _compact(body)
+    digits = bare_digits(body)
     if not _is_digits(digits, 11, 11):
         raise ValueError("tracking number body must be exactly 11 digits")
     return digits + damm.calc_check_digit(digits)
@@ -168,9 +142,9 @@ def make_tracking_number(body: str) -> str:
 
 def parse_tracking_number(text: str) -> str:
     """Validate a tracking number a subscriber quotes back to us, before any lookup."""
-    digits = _compact(text)
+    digits = bare_digits(text)
     if not _is_digits(digits, 10, 12):
-        raise IdError("tracking_format")
+        raise Refused("tracking_format")
     if not damm.is_valid(digits):
-        raise IdError("tracking_checksum")
+        raise Refused("tracking_checksum")
     return digits

@@ -7,18 +7,15 @@ import re
 
 import jdatetime
 
-from dialogs.ids import CodedError, latin_digits
+from dialogs.errors import Refused
+from dialogs.text import latin_digits
 
-__all__ = ["DateError", "parse_reading_date", "to_jalali_str"]
+__all__ = ["parse_reading_date", "to_jalali_str"]
 
 # Year, month, day with any of / - . or the Arabic decimal separator between them.
 _DATE = re.compile(r"([0-9]{1,4})[/\-.\u066b]([0-9]{1,2})[/\-.\u066b]([0-9]{1,2})")
 _FIRST_GREGORIAN_YEAR = 1900
 _CENTURY = 1400
-
-
-class DateError(CodedError):
-    """Raised with a message-catalogue code when a reading date cannot be accepted."""
 
 
 def to_jalali_str(d: datetime.date) -> str:
@@ -32,32 +29,31 @@ def _to_date(year: int, month: int, day: int) -> datetime.date:
     try:
         if year >= _FIRST_GREGORIAN_YEAR:
             return datetime.date(year, month, day)
-        return jdatetime.date(year, month, day).togregorian()
+        gregorian: datetime.date = jdatetime.date(year, month, day).togregorian()
+        return gregorian
     except (ValueError, OverflowError):
-        raise DateError("date_not_exist") from None
+        raise Refused("date_not_exist") from None
 
 
 def _parse_date(text: str) -> datetime.date:
     """Turn the typed text into a date without judging whether it is plausible."""
     match = _DATE.fullmatch(re.sub(r"\s+", "", latin_digits(text)))
     if match is None:
-        raise DateError("date_format")
+        raise Refused("date_format")
     year_text, month, day = match.group(1), int(match.group(2)), int(match.group(3))
     if len(year_text) == 3:
-        raise DateError("date_format")
+        raise Refused("date_format")
     year = int(year_text)
     if len(year_text) <= 2:
         year += _CENTURY
     return _to_date(year, month, day)
 
 
-def parse_reading_date(
-    text: str, today: datetime.date, not_before: datetime.date | None = None
-) -> datetime.date:
+def parse_reading_date(text: str, today: datetime.date, not_before: datetime.date | None = None) -> datetime.date:
     """Validate the date a meter was read; '0' means today because that is the common case."""
     d = today if latin_digits(text).strip() == "0" else _parse_date(text)
     if d > today:
-        raise DateError("date_future")
+        raise Refused("date_future")
     if not_before is not None and d < not_before:
-        raise DateError("date_before_last", last=to_jalali_str(not_before))
+        raise Refused("date_before_last", last=to_jalali_str(not_before))
     return d

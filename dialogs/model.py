@@ -1,14 +1,36 @@
-"""The dialog's data: what comes in, what the rules are, what goes out. Plain, frozen, JSON-friendly."""
+"""The dialog's data: what comes in, the open dialog, what it asks the world, what goes out. Plain and typed."""
+
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
 from dialogs.catalogue import Catalogue
+from dialogs.request import Attachment, ConfirmedRequest
 
 REGISTER_ORDER = ("low", "mid", "peak", "reactive", "friday", "demand")
 
-Session = dict[str, Any]
+__all__ = [
+    "REGISTER_ORDER",
+    "Attachment",
+    "ConfirmedRequest",
+    "Media",
+    "Inbound",
+    "Register",
+    "Meter",
+    "Rules",
+    "Answers",
+    "Pending",
+    "Session",
+    "BillLookup",
+    "StatusLookup",
+    "RequestStatus",
+    "Query",
+    "FinishRequest",
+    "Effect",
+    "Outcome",
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +42,7 @@ class Media:
 @dataclass(frozen=True)
 class Inbound:
     """One SMS: who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media."""
+
     sender: str
     text: str
     message_id: str = ""
@@ -37,6 +60,7 @@ class Register:
 @dataclass(frozen=True)
 class Meter:
     """What the subscriber system says of a bill: the registers to ask for and their last readings."""
+
     bill_id: str
     kind: str
     registers: tuple[Register, ...]
@@ -45,16 +69,16 @@ class Meter:
     contract_kw: float = 0.0
     daily_kwh: float = 0.0
 
-    def to_session(self) -> dict[str, Any]:
-        regs = sorted(self.registers, key=lambda r: REGISTER_ORDER.index(r.name))
-        return {"kind": self.kind, "last_date": self.last_date, "mult": self.multiplier,
-                "kw": self.contract_kw, "daily": self.daily_kwh,
-                "regs": [[r.name, r.digits, r.decimals, r.last] for r in regs]}
+    def in_card_order(self) -> Meter:
+        """The same meter with its registers in the order the service card asks for them."""
+        regs = tuple(sorted(self.registers, key=lambda r: REGISTER_ORDER.index(r.name)))
+        return dataclasses.replace(self, registers=regs)
 
 
 @dataclass(frozen=True)
 class Rules:
     """Every bound comes from configuration; the defaults here only serve tests."""
+
     catalogue: Catalogue
     idle_minutes: int = 30
     default_language: str = "fa"
@@ -68,9 +92,100 @@ class Rules:
 
 
 @dataclass
+class Answers:
+    """What the subscriber has given so far; "" (or empty) means not given yet."""
+
+    bill_id: str = ""
+    national_id: str = ""
+    readings: dict[str, str] = field(default_factory=dict)  # register name -> value as typed, in card order
+    wraps: list[str] = field(default_factory=list)  # registers confirmed to have rolled over
+    reading_date: str = ""  # ISO (Gregorian)
+    description: str = ""
+    receipt_reference: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A reading that waits for an explicit `1`: lower than the last one (wrap) or far above the usual use."""
+
+    value: str
+    reason: str  # "wrap" or "unusual"
+    wrapped: bool = False
+    kwh: int = 0
+
+
+@dataclass
+class Session:
+    """One open dialog. `step` names a row of dialogs.flow.STEPS; `register_index` the register being read."""
+
+    dialog_id: str
+    language: str
+    step: str
+    last_active: datetime  # local (Tehran) time of the last message, to the second
+    answers: Answers = field(default_factory=Answers)
+    media: list[Attachment] = field(default_factory=list)
+    meter: Meter | None = None  # known once the bill lookup answered
+    register_index: int = 0
+    pending: Pending | None = None
+
+    def copy(self) -> Session:
+        """A copy to change freely: the mutable parts are copied, the frozen ones (meter, pending) shared."""
+        a = self.answers
+        answers = dataclasses.replace(a, readings=dict(a.readings), wraps=list(a.wraps))
+        return dataclasses.replace(self, answers=answers, media=list(self.media))
+
+    @property
+    def register(self) -> Register:
+        """The register the dialog is asking for now."""
+        assert self.meter is not None, "no register before the bill lookup"
+        return self.meter.registers[self.register_index]
+
+
+@dataclass(frozen=True)
+class BillLookup:
+    """Ask the subscriber system for the meter behind a bill; answered with a Meter or None."""
+
+    bill_id: str
+
+
+@dataclass(frozen=True)
+class StatusLookup:
+    """Ask storage for the phone's requests (one, when `tracking` is given); answered with [RequestStatus]."""
+
+    phone: str
+    tracking: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """One of the phone's requests as the status reply shows it."""
+
+    tracking_number: str
+    status: str
+    updated_jalali: str
+    amount: int | None = None
+    payment_id: str = ""
+
+
+Query = BillLookup | StatusLookup
+
+
+@dataclass(frozen=True)
+class FinishRequest:
+    """Store the confirmed request and follow it up (an RQ job, enqueued in the save's round trip)."""
+
+    request: ConfirmedRequest
+
+
+Effect = FinishRequest
+
+
+@dataclass
 class Outcome:
     """The new session (None = no dialog), replies to send now, effects for after the save, a query to answer."""
+
     session: Session | None
     replies: list[str] = field(default_factory=list)
-    effects: list[dict[str, Any]] = field(default_factory=list)
-    query: dict[str, Any] | None = None
+    effects: list[Effect] = field(default_factory=list)
+    query: Query | None = None

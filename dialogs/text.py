@@ -1,4 +1,5 @@
 """Persian-aware normalisation: what a basic phone sends becomes one canonical form before parsing."""
+
 from __future__ import annotations
 
 import re
@@ -9,11 +10,17 @@ _INVISIBLE = re.compile("[\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u0
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
 _SEPARATORS = re.compile("[,\u066c\u060c' _]")
+_FILLER = re.compile(r"[\s\-\u200c\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069]+")  # what phones put in IDs
+
+
+def latin_digits(text: str) -> str:
+    """Persian and Arabic-Indic digits as ASCII ones (the only digit map: every parser goes through here)."""
+    return text.translate(_DIGITS)
 
 
 def normalize(text: str) -> str:
     """Latin digits, Persian letters, no invisible marks or control bytes, single spaces."""
-    text = _CONTROL.sub(" ", text.translate(_DIGITS).translate(_LETTERS))
+    text = _CONTROL.sub(" ", latin_digits(text).translate(_LETTERS))
     text = _INVISIBLE.sub("", text.replace("\u200c", "")).replace("\u066b", ".")
     return _SPACES.sub(" ", text).strip()
 
@@ -26,6 +33,11 @@ def keyword_form(text: str) -> str:
 def compact_number(text: str) -> str:
     """Drop thousands separators and spaces a subscriber may type inside a number."""
     return _SEPARATORS.sub("", normalize(text))
+
+
+def bare_digits(text: str) -> str:
+    """An identifier as typed, without the spaces, hyphens and bidi/zero-width marks phones insert."""
+    return _FILLER.sub("", latin_digits(text))
 
 
 def script_of(text: str) -> str | None:

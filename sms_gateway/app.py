@@ -1,4 +1,5 @@
 """The Flask app factory: no configuration is read at import time."""
+
 from __future__ import annotations
 
 import logging
@@ -6,32 +7,28 @@ import sqlite3
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
-from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from sms_gateway import logs, twilio_hook
+from sms_gateway import channels, logs
 from sms_gateway.runtime import Services
 
 MAX_BODY = 64 * 1024
 
 
 def create_app(services: Services) -> Flask:
-    """The app with the webhook, /healthz, masked logs and plain error answers (never a traceback)."""
+    """The app with the channels' webhooks, /healthz, masked logs and plain error answers (never a traceback)."""
     logs.install()
     app = Flask("kontor")
-    app.config.update(KONTOR_SERVICES=services, KONTOR_PUBLIC_URL=services.settings.server.public_url,
-                      KONTOR_VALIDATOR=RequestValidator(services.settings.webhook_token),
-                      MAX_CONTENT_LENGTH=MAX_BODY)
-    app.register_blueprint(twilio_hook.bp)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
+    channels.register(app, services)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        checks = {"redis": _check(lambda: services.redis.ping()),
-                  "database": _check(lambda: _db_ping(services))}
+        checks = {"redis": _check(lambda: services.redis.ping()), "database": _check(lambda: _db_ping(services))}
         return jsonify(checks), 200 if all(v == "ok" for v in checks.values()) else 503
 
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, lambda exc: _unexpected(services, exc))
+    app.register_error_handler(InternalServerError, _unexpected)  # a channel answers its own (blueprint first)
     return app
 
 
@@ -40,15 +37,13 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     code = exc.code or 500
     if code >= 500:
         return _unexpected_response(), code
-    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]   # keeps Allow on a 405
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # keeps Allow on a 405
     return Response(f"{code} {exc.name}\n", mimetype="text/plain", headers=headers), code
 
 
-def _unexpected(services: Services, exc: Exception) -> tuple[Response, int]:
-    """A bug must not become a 5xx for Twilio: the webhook answers 200 asking to send again."""
-    logging.getLogger("kontor.app").error("unexpected error on %s", request.path, exc_info=exc)
-    if request.path == "/sms/twilio" and request.method == "POST":
-        return twilio_hook.try_again(services, ""), 200
+def _unexpected(exc: InternalServerError) -> tuple[Response, int]:
+    """Any error no one handled (Flask has logged its traceback): a plain 500, never a traceback."""
+    logging.getLogger("kontor.app").error("unexpected error on %s: %r", request.path, exc.original_exception or exc)
     return _unexpected_response(), InternalServerError.code
 
 

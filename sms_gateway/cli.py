@@ -1,4 +1,5 @@
 """`kontor`: web, worker, up (all in one, local), phone (a terminal phone), migrate, requests export, jobs."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from sms_gateway.settings import ConfigError, Settings, config_path, load
 
@@ -38,13 +38,13 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from sms_gateway import runtime, worker
+    from sms_gateway import bootstrap, runtime, worker
     from storage.db import upgrade
 
     settings = _settings(args)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    worker.run(runtime.from_environment(), burst=args.burst)
+    worker.run(bootstrap.install(runtime.build(settings)), burst=args.burst)  # every job uses these services
     return 0
 
 
@@ -57,7 +57,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Embedded Redis, migrations, web and worker; Ctrl-C or SIGTERM stops them all."""
-    from sms_gateway import embedded_redis
+    from sms_gateway import channels, embedded_redis
     from storage.db import upgrade
 
     settings = _settings(args)
@@ -69,21 +69,25 @@ def cmd_up(args: argparse.Namespace) -> int:
     redis_proc = None
     if settings.embedded_redis:
         redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
-    children: list[subprocess.Popen] = []
+    children: list[subprocess.Popen[bytes]] = []
     try:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
         roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker"]
-        roles += ["smpp"] if settings.smpp is not None and settings.smpp.enabled else []   # the SMPP channel's bind
+        roles += ["smpp"] if settings.smpp is not None and settings.smpp.enabled else []  # the SMPP channel's bind
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
             extra = [] if role == "sandbox" else ["--no-migrate"]
-            children.append(subprocess.Popen(base + [role, "--config", settings.source] + extra,
-                                             start_new_session=True))
+            children.append(
+                subprocess.Popen(base + [role, "--config", settings.source] + extra, start_new_session=True)
+            )
             if role == "sandbox":
                 _wait_for_sandbox(settings)
-        print(f"Kontor is up: webhook http://{settings.server.host}:{settings.server.port}/sms/twilio"
-              f" — try: kontor phone --from +989121234567 --config {settings.source}", flush=True)
+        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}"))
+        print(
+            f"Kontor is up: webhook {webhooks} — try: kontor phone --from +989121234567 --config {settings.source}",
+            flush=True,
+        )
         _wait(children)
     finally:
         for child in children:
@@ -107,7 +111,7 @@ def _wait_for_sandbox(settings: Settings) -> None:
         raise RuntimeError(f"the sandbox did not start on {settings.sandbox_url}")
 
 
-def _wait(children: list[subprocess.Popen]) -> None:
+def _wait(children: list[subprocess.Popen[bytes]]) -> None:
     stop = {"now": False}
 
     def on_signal(signum, frame):  # type: ignore[no-untyped-def]
@@ -135,7 +139,7 @@ def cmd_smpp(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.no_migrate:
-        upgrade(settings.database_url)   # delivery receipts update outbound_messages
+        upgrade(settings.database_url)  # delivery receipts update outbound_messages
     return serve(settings)
 
 
@@ -163,9 +167,11 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    for name, func, text in (("web", cmd_web, "serve the webhook with gunicorn"),
-                             ("worker", cmd_worker, "run an RQ worker"),
-                             ("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel")):
+    for name, func, text in (
+        ("web", cmd_web, "serve the webhook with gunicorn"),
+        ("worker", cmd_worker, "run an RQ worker"),
+        ("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel"),
+    ):
         sp = command(name, func, text)
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
         if name == "worker":
@@ -191,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from sms_gateway.logs import install
 
-    install()   # mask national IDs, bill IDs and mobiles in every log record of every command
+    install()  # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except ConfigError as exc:
         print(f"kontor: configuration error: {exc}", file=sys.stderr)
         return 2

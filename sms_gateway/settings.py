@@ -1,4 +1,5 @@
 """Kontor's one typed settings object, read once from config.yaml; the only place that reads configuration."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +9,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dacite
 import yaml
 
 
@@ -69,10 +71,12 @@ class OutsideSystems:
 
 @dataclass(frozen=True)
 class Sandbox:
-    host: str
-    port: int
-    latency_ms: int
-    failure_rate: float
+    """The local stand-in for the outside systems; optional, like its fault-injection keys."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    latency_ms: int = 0  # fault injection: added to every answer
+    failure_rate: float = 0.0  # fault injection: share of answers that are 503
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ class Documents:
 
 @dataclass(frozen=True)
 class Tariff:
+    """The sandbox's illustrative tariff (the real bill comes from the real system): needed only by the sandbox."""
+
     residential_tiers: list[list[int]]
     time_of_use: dict[str, float]
     industrial_rial_per_kwh: float
@@ -113,34 +119,42 @@ class Limits:
 @dataclass(frozen=True)
 class Outbound:
     per_sender_per_second: float
+    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
+
+    def __post_init__(self) -> None:
+        from adapters.senders import GATEWAYS
+
+        if self.gateway not in GATEWAYS:
+            raise ConfigError(f"outbound.gateway: must be one of {', '.join(GATEWAYS)}, got {self.gateway!r}")
 
 
 @dataclass(frozen=True)
 class Smpp:
     """An SMPP account with an operator or aggregator (`kontor smpp`); off while host or password is empty."""
+
     host: str
     port: int
     system_id: str
     password: str
     system_type: str
-    source_addr: str              # our number or short code, the source of every submit_sm
+    source_addr: str  # our number or short code, the source of every submit_sm
     source_ton: int
     source_npi: int
     dest_ton: int
     dest_npi: int
-    window: int                   # submit_sm awaiting their submit_sm_resp at once
-    per_second: float             # the account's submit rate
-    enquire_link_seconds: float   # keep-alive when the link is idle
-    response_seconds: float       # a request unanswered this long means the link is dead
+    window: int  # submit_sm awaiting their submit_sm_resp at once
+    per_second: float  # the account's submit rate
+    enquire_link_seconds: float  # keep-alive when the link is idle
+    response_seconds: float  # a request unanswered this long means the link is dead
     reconnect_max_seconds: float  # the reconnect backoff doubles up to this
-    send_wait_seconds: float      # how long a worker waits for the SMSC to accept its SMS
+    send_wait_seconds: float  # how long a worker waits for the SMSC to accept its SMS
 
     @property
     def enabled(self) -> bool:
         return bool(self.host and self.password)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     data_dir: str
     server: Server
@@ -153,14 +167,14 @@ class Settings:
     civil_registry: Endpoint
     mobile_ownership: Endpoint
     outside_systems: OutsideSystems
-    sandbox: Sandbox
+    sandbox: Sandbox = field(default_factory=Sandbox)
     readings: Readings
     documents: Documents
-    tariff: Tariff
+    tariff: Tariff | None = None
     limits: Limits
     outbound: Outbound
-    smpp: Smpp | None = None      # optional section: absent = the SMPP channel is off
-    source: str = field(default="", compare=False)
+    smpp: Smpp | None = None  # optional section: absent = the SMPP channel is off
+    source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 
     @property
     def data_path(self) -> Path:
@@ -202,19 +216,6 @@ class Settings:
     def outbound_via_twilio(self) -> bool:
         return bool(self.twilio.account_sid and self.twilio.auth_token)
 
-    @property
-    def webhook_token(self) -> str:
-        """The secret that signs webhooks: Twilio's auth token, or a local one made once."""
-        if self.twilio.auth_token:
-            return self.twilio.auth_token
-        path = self.data_path / "local_auth_token"
-        if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}")
-            tmp.write_text(secrets.token_hex(16))
-            os.replace(tmp, path) if not path.exists() else tmp.unlink()
-        return path.read_text().strip()
-
 
 ENV_OVERRIDES = {
     "KONTOR_REDIS_URL": ("redis", "url"),
@@ -224,50 +225,62 @@ ENV_OVERRIDES = {
     "KONTOR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
     "KONTOR_SMPP_PASSWORD": ("smpp", "password"),
 }
-OPTIONAL_SECTIONS = {"smpp": Smpp}   # a channel's section may be left out: the channel is then off
 
 
-def _check_type(value: object, kind: object, where: str) -> object:
-    if kind is bool and isinstance(value, bool):
-        return value
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if typing.get_origin(kind) is dict and isinstance(value, dict):
-        _, inner = typing.get_args(kind)
-        return {str(k): _check_type(v, inner, f"{where}.{k}") for k, v in value.items()}
-    if kind is str and isinstance(value, str):
-        return value
-    if kind is str and value is None:
-        return ""
-    if typing.get_origin(kind) is list and isinstance(value, list):
-        (inner,) = typing.get_args(kind)
-        return [_check_type(v, inner, f"{where}[]") for v in value]
-    raise ConfigError(f"{where}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+class _Refused:
+    """A YAML value no hook may pass on (a bool where a number is wanted): dacite then names the key."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
 
 
-def _build(cls: type, raw: object, where: str) -> object:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping")
+def _number(kind: type) -> typing.Callable[[object], object]:
+    """int and float settings refuse bools (YAML true is not 1); a float setting takes a YAML int."""
+
+    def hook(value: object) -> object:
+        if isinstance(value, bool):
+            return _Refused(value)
+        return float(value) if kind is float and isinstance(value, int) else value
+
+    return hook
+
+
+LOADER = dacite.Config(
+    strict=True,
+    type_hooks={int: _number(int), float: _number(float), str: lambda value: "" if value is None else value},
+)
+
+
+def _unknown(cls: type, raw: typing.Mapping[str, object], where: str = "") -> list[str]:
+    """Dotted names of the keys no dataclass field takes (dacite's own error does not say where)."""
     hints = typing.get_type_hints(cls)
-    wanted = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
-    unknown = sorted(set(raw) - wanted)
-    missing = sorted(wanted - set(raw) - (set(OPTIONAL_SECTIONS) if cls is Settings else set()))
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    found: list[str] = []
+    for key, value in raw.items():
+        kind = typing.get_args(hints.get(key)) or (hints.get(key),)  # a section that may be None: its class
+        if key not in fields:
+            found.append(f"{where}{key}")
+        elif dataclasses.is_dataclass(kind[0]) and isinstance(value, dict):
+            found += _unknown(typing.cast(type, kind[0]), value, f"{where}{key}.")
+    return found
+
+
+def _typed(raw: object) -> Settings:
+    """Typed settings from the parsed YAML; any fault is a ConfigError naming the dotted key."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config: expected a mapping")
+    unknown = _unknown(Settings, raw)
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(where + k for k in unknown)}")
-    if missing:
-        raise ConfigError(f"missing setting(s): {', '.join(where + k for k in missing)}")
-    values = {}
-    for name in wanted:
-        kind = OPTIONAL_SECTIONS.get(name, hints[name]) if cls is Settings else hints[name]
-        if name not in raw:
-            continue
-        if dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, raw[name], f"{where}{name}.")
-        else:
-            values[name] = _check_type(raw[name], kind, where + name)
-    return cls(**values)
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        return dacite.from_dict(Settings, raw, config=LOADER)
+    except dacite.MissingValueError as exc:
+        raise ConfigError(f"missing setting(s): {exc.field_path}") from None
+    except dacite.WrongTypeError as exc:
+        kind, value = getattr(exc.field_type, "__name__", exc.field_type), getattr(exc.value, "value", exc.value)
+        raise ConfigError(f"{exc.field_path}: expected {kind}, got {value!r}") from None
+    except dacite.DaciteError as exc:
+        raise ConfigError(f"config: {exc}") from None
 
 
 def config_path(explicit: str | None = None) -> Path:
@@ -289,10 +302,36 @@ def load(path: str | Path | None = None, environ: typing.Mapping[str, str] | Non
         for var, (section, key) in ENV_OVERRIDES.items():
             if env.get(var) and isinstance(raw.get(section), dict):
                 raw[section][key] = env[var]
-    settings = _build(Settings, raw, "")
+    settings = _typed(raw)
     data_dir = Path(settings.data_dir)
     if not data_dir.is_absolute():
         data_dir = (path.parent / data_dir).resolve()
     if settings.dialog.default_language not in ("fa", "en"):
         raise ConfigError("dialog.default_language: must be fa or en")
+    if settings.uses_sandbox and settings.tariff is None:
+        raise ConfigError('tariff: required while the sandbox stands in for an outside system (a url is "")')
     return dataclasses.replace(settings, data_dir=str(data_dir), source=str(path.resolve()))
+
+
+def webhook_token(settings: Settings) -> str:
+    """The secret that signs webhooks: Twilio's auth token, or a local one kept in data_dir."""
+    return settings.twilio.auth_token or local_secret(settings.data_path / "local_auth_token")
+
+
+def local_secret(path: Path) -> str:
+    """The secret in `path`, made once: mode 0600 from its first byte, and the first of racing writers wins."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")  # one per writer, thread or process
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(16))
+        try:
+            os.link(tmp, path)  # never replaces: a secret another process already uses stays
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if path.stat().st_mode & 0o077:  # written readable by an older Kontor: make it private
+        path.chmod(0o600)
+    return path.read_text().strip()

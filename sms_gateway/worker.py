@@ -1,60 +1,112 @@
-"""`kontor worker`: an RQ SimpleWorker that first takes back the jobs a killed worker on this host left behind."""
+"""`kontor worker`: an RQ SimpleWorker that takes back, once, the jobs of workers that died.
+
+A worker is judged alive by its own heartbeat key in Redis, refreshed every few seconds by a thread: not by its
+pid or hostname, which another container (another pid namespace, the same hostname, pid 1 again) can share.
+"""
+
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
+import threading
+from collections.abc import Callable
 
-from rq import SimpleWorker
+import redis
+from rq import Queue, SimpleWorker
+from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 
 from sms_gateway.runtime import Services
 
 log = logging.getLogger("kontor.worker")
+ALIVE_PREFIX = "kontor:worker-alive:"
+BEAT_SECONDS = 3  # how often a worker says it is alive
+ALIVE_SECONDS = 10  # how long one beat counts: a worker silent this long is dead
+SWEEP_SECONDS = 5  # how often each live worker looks for orphans of dead ones
 
 
-def worker_name(pid: int | None = None) -> str:
-    """host and pid in the name, so a restarted worker can tell which started jobs lost their worker."""
-    return f"kontor.{socket.gethostname()}.{pid or os.getpid()}"
+def worker_name() -> str:
+    """Unique per start: a restarted worker (same host, same pid) never collides with its dead predecessor."""
+    return f"kontor.{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
 
 
-def _dead_here(name: str) -> bool:
-    prefix = worker_name(1)[: -len("1")]
-    if not name.startswith(prefix):
-        return False          # another host's worker: RQ's own TTL clean-up handles it
-    try:
-        os.kill(int(name[len(prefix):]), 0)
-    except (ValueError, ProcessLookupError):
-        return True
-    except PermissionError:
-        return False
-    return False
+def alive_key(name: str) -> str:
+    return ALIVE_PREFIX + name
 
 
-def recover_orphans(services: Services) -> int:
-    """Jobs started by a worker of this host that died (SIGKILL, OOM) go back on the queue at once.
+def beat(client: redis.Redis, name: str) -> None:
+    client.set(alive_key(name), "1", ex=ALIVE_SECONDS)
 
-    Every Kontor job is idempotent, so running one again is always safe; without this, RQ would wait
-    for the job's started-registry entry to expire (its timeout + 60 s) and a maintenance pass after that.
+
+def is_alive(client: redis.Redis) -> Callable[[str], bool]:
+    return lambda name: bool(client.exists(alive_key(name)))
+
+
+def recover_orphans(client: redis.Redis, queues: list[Queue], alive: Callable[[str], bool]) -> int:
+    """Requeue, at the front, each started job whose worker no longer beats; each orphan exactly once.
+
+    The registry entry is removed first and only the caller whose ZREM removed it requeues the job, so two
+    workers sweeping together never requeue the same job twice. Every Kontor job is idempotent.
     """
     recovered = 0
-    for queue in (services.queue, services.followup):
+    for queue in queues:
         registry = StartedJobRegistry(queue=queue)
         for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
-            job = queue.fetch_job(job_id)
-            if job is None or not _dead_here(job.worker_name or ""):
+            owner = Execution.fetch(execution_id, job_id, connection=client).worker_name
+            if not owner or alive(owner):
                 continue
-            services.redis.zrem(registry.key, f"{job_id}:{execution_id}")
-            queue.enqueue_job(job, at_front=True)
-            recovered += 1
+            if not client.zrem(registry.key, f"{job_id}:{execution_id}"):
+                continue  # another worker took this orphan first
+            job = queue.fetch_job(job_id)
+            if job is not None:
+                queue.enqueue_job(job, at_front=True)
+                recovered += 1
     if recovered:
         log.warning("requeued %d job(s) left behind by a dead worker", recovered)
     return recovered
 
 
+class Heart:
+    """Beats for this worker and sweeps for orphans, in a thread beside the one running jobs."""
+
+    def __init__(self, client: redis.Redis, name: str, queues: list[Queue]) -> None:
+        self.client, self.name, self.queues = client, name, queues
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="kontor-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        beat(self.client, self.name)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(BEAT_SECONDS * 2)
+        self.client.delete(alive_key(self.name))
+
+    def _run(self) -> None:
+        ticks = 0
+        while not self.stopped.wait(BEAT_SECONDS if ticks else 0):
+            try:
+                beat(self.client, self.name)
+                if ticks % max(1, SWEEP_SECONDS // BEAT_SECONDS) == 0:
+                    recover_orphans(self.client, self.queues, is_alive(self.client))
+            except redis.RedisError as exc:  # Redis away: beat again when it is back
+                log.warning("worker heartbeat failed: %s", exc)
+            ticks += 1
+
+
 def run(services: Services, burst: bool = False) -> None:
+    """Queues in priority order: every waiting tracking number goes out before any follow-up work."""
+    queues = [services.queue, services.followup]
+    name = worker_name()
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
-    # queues in priority order: every waiting tracking number goes out before any follow-up work
-    worker = SimpleWorker([services.queue, services.followup], connection=services.redis, name=worker_name())
-    recover_orphans(services)
-    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    worker = SimpleWorker(queues, connection=services.redis, name=name)
+    heart = Heart(services.redis, name, queues)
+    heart.start()
+    try:
+        recover_orphans(services.redis, queues, is_alive(services.redis))
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        heart.stop()

@@ -1,1 +1,2 @@
-"""Where Kontor keeps things: dialogs in Redis (sessions.py), requests and messages in SQL (models, repository)."""
+"""Where Kontor keeps things: every Redis key of a phone (phones.py); requests and messages in SQL (models,
+repository)."""

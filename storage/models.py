@@ -1,4 +1,5 @@
 """SQL tables: the confirmed requests with every field of the service card, their status history, the SMS outbox."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -13,7 +14,9 @@ class Base(DeclarativeBase):
 
 
 class Request(Base):
-    """One confirmed out-of-cycle bill request; dialog_id makes the finishing job idempotent."""
+    """One confirmed out-of-cycle bill request: every field of dialogs.request.ConfirmedRequest, then its outcome;
+    dialog_id makes the finishing job idempotent."""
+
     __tablename__ = "requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,6 +34,7 @@ class Request(Base):
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(2), default="fa")
     wraps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    registers: Mapped[list[str]] = mapped_column(JSON, default=list)
     consumption: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     bill_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payment_id: Mapped[str] = mapped_column(String(20), default="")
@@ -38,7 +42,7 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
-    history: Mapped[list["StatusChange"]] = relationship(back_populates="request", order_by="StatusChange.id")
+    history: Mapped[list[StatusChange]] = relationship(back_populates="request", order_by="StatusChange.id")
 
 
 class StatusChange(Base):
@@ -55,6 +59,7 @@ class StatusChange(Base):
 
 class OutboundMessage(Base):
     """An SMS Kontor owes a subscriber; event_key is unique so one event never yields two messages."""
+
     __tablename__ = "outbound_messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,47 +1,64 @@
 """The SQL side as a few verbs: store a request once, find a phone's requests, keep and deliver outbound SMS."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dialogs.request import ConfirmedRequest, field_names
 from storage.models import OutboundMessage, Request, StatusChange
 
-FIELDS = ("bill_id", "national_id", "mobile", "readings", "description", "receipt_reference",
-          "attachments", "language", "wraps")
+# Every field of the confirmed request is a column of `requests` (a test holds the two together).
+STORED = field_names()
 
 
-def store_request(db: Session, payload: dict[str, Any], tracking: Callable[[], str],
-                  now: datetime) -> tuple[Request, bool]:
+def store_request(
+    db: Session, request: ConfirmedRequest, tracking: Callable[[], str], now: datetime
+) -> tuple[Request, bool]:
     """Insert the confirmed request once: the unique dialog_id, not a prior read, makes a retried job harmless."""
     for _ in range(5):
-        row = Request(dialog_id=payload["dialog_id"], tracking_number=tracking(), status="received",
-                      status_reason="", reading_date=date.fromisoformat(payload["reading_date"]),
-                      confirmed_at=_utc(payload["confirmed_at"]),
-                      created_at=now, updated_at=now, **{k: payload.get(k, _default(k)) for k in FIELDS})
+        row = Request(
+            tracking_number=tracking(),
+            status="received",
+            status_reason="",
+            created_at=now,
+            updated_at=now,
+            **_columns(request),
+        )
         row.history.append(StatusChange(status="received", reason="", at=now))
         try:
-            with db.begin_nested():   # a savepoint: a unique clash undoes this insert, not the caller's work
+            with db.begin_nested():  # a savepoint: a unique clash undoes this insert, not the caller's work
                 db.add(row)
             return row, True
         except IntegrityError:
-            existing = db.scalar(select(Request).where(Request.dialog_id == payload["dialog_id"]))
+            existing = db.scalar(select(Request).where(Request.dialog_id == request.dialog_id))
             if existing is not None:
                 return existing, False
     raise RuntimeError("could not allocate a unique tracking number")
 
 
-def _utc(stamp: str) -> datetime:
+def _columns(request: ConfirmedRequest) -> dict[str, Any]:
+    """The request as column values: JSON columns take its JSON form, the date and time their own types."""
+    values = {name: value for name, value in request.to_json().items() if name in STORED}
+    values["reading_date"], values["confirmed_at"] = request.reading_date, _utc(request.confirmed_at)
+    return values
+
+
+def request_of(row: Request) -> ConfirmedRequest:
+    """The confirmed request a row holds (its confirmation time in UTC)."""
+    values = {name: getattr(row, name) for name in STORED}
+    values["confirmed_at"] = row.confirmed_at.replace(tzinfo=UTC)
+    return ConfirmedRequest.from_json(values)
+
+
+def _utc(moment: datetime) -> datetime:
     """Naive UTC, like every other timestamp in the tables (the dialog's clock is Tehran's)."""
-    moment = datetime.fromisoformat(stamp)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _default(key: str) -> Any:
-    return [] if key in ("attachments", "wraps") else {} if key == "readings" else ""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def set_status(db: Session, request: Request, status: str, reason: str, now: datetime) -> None:

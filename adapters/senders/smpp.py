@@ -7,6 +7,7 @@ SMS (the workers' and the dialog's replies) goes through one Redis list that `ko
   kontor:smpp:result:<id>  the outcome a waiting worker reads (the SMSC's message id, or a permanent error)
 The worker's send() waits for that outcome, so the SMSC's message id is recorded as the provider id.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,18 +15,19 @@ import json
 import random
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
 
-from adapters.sms import PermanentSendError, TransientSendError
+from adapters.senders import MediaAccess, PermanentSendError, TransientSendError
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
 
 PREFIX = "kontor:smpp"
 QUEUE, INFLIGHT = f"{PREFIX}:queue", f"{PREFIX}:inflight"
-KEEP_SECONDS = 86400            # an item's claim and outcome: long enough for any retry of its job
+KEEP_SECONDS = 86400  # an item's claim and outcome: long enough for any retry of its job
 
 
 def result_key(item_id: str) -> str:
@@ -39,11 +41,12 @@ def done_key(item_id: str) -> str:
 @dataclass(frozen=True)
 class Item:
     """One SMS to submit; `ref` is its concatenation reference, kept so a resubmitted part joins the same SMS."""
+
     id: str
     to: str
     body: str
     ref: int
-    wait: bool = False          # a worker waits for its outcome (the tracking SMS); a dialog reply does not
+    wait: bool = False  # a worker waits for its outcome (the tracking SMS); a dialog reply does not
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -76,16 +79,19 @@ def outcome(client: redis.Redis, item_id: str, timeout: float) -> dict[str, Any]
 
 
 class SmppSender:
-    """Queues the SMS once per (number, text) and waits for the SMSC's answer; a retry of the job never doubles it."""
+    """Queues the SMS once per Kontor id (else per number and text) and waits for the SMSC's answer: a retry of the
+    job waits for the same queued SMS, never queues a second one."""
+
     name = "smpp"
+    media = MediaAccess()  # SMPP carries no media: nothing is fetched
 
     def __init__(self, client: redis.Redis, number: str, wait_seconds: float) -> None:
         self.client, self.number, self.wait_seconds = client, number, wait_seconds
 
-    def send(self, to: str, body: str) -> str:
-        item_id = "w" + hashlib.sha256(f"{to}\n{body}".encode()).hexdigest()[:32]
+    def send(self, to: str, body: str, local_id: str = "") -> str:
+        item_id = item_id_of(to, body, local_id)
         try:
-            if self.client.set(f"{PREFIX}:claim:{item_id}", "1", nx=True, ex=KEEP_SECONDS):
+            if self.client.set(claim_key(item_id), "1", nx=True, ex=KEEP_SECONDS):
                 self.client.rpush(QUEUE, Item.new(to, body, item_id, wait=True).dumps())
             result = outcome(self.client, item_id, self.wait_seconds)
         except redis.RedisError as exc:
@@ -95,6 +101,28 @@ class SmppSender:
         if result["error"]:
             raise PermanentSendError(result["error"])
         return str(result["provider_id"])
+
+    def find(self, to: str, body: str, since: datetime, local_id: str = "") -> str | None:
+        """The SMSC's id if it accepted this SMS; None if it was never queued; transient while it waits in the queue."""
+        item_id = item_id_of(to, body, local_id)
+        try:
+            result = outcome(self.client, item_id, 0)
+            queued = result is None and bool(self.client.exists(claim_key(item_id)))
+        except redis.RedisError as exc:
+            raise TransientSendError(f"redis: {exc}") from exc
+        if queued:
+            raise TransientSendError("queued for kontor smpp, not answered by the SMSC yet")
+        return str(result["provider_id"]) if result and not result["error"] else None
+
+
+def item_id_of(to: str, body: str, local_id: str = "") -> str:
+    """One queue item per outbound message: Kontor's own id when given, else the number and the text."""
+    key = f"id\n{local_id}" if local_id else f"{to}\n{body}"
+    return "w" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def claim_key(item_id: str) -> str:
+    return f"{PREFIX}:claim:{item_id}"
 
 
 def from_settings(settings: Settings) -> SmppSender:

@@ -1,19 +1,32 @@
 """Text to and from SMPP short messages: GSM 7-bit and UCS2, concatenation by UDH or SAR; pure functions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 GSM_DEFAULT, LATIN1, UCS2 = 0, 3, 8
-UDHI = 0x40                     # esm_class: short_message starts with a user data header
-RECEIPT = 0x04                  # esm_class: an SMSC delivery receipt
+UDHI = 0x40  # esm_class: short_message starts with a user data header
+RECEIPT = 0x04  # esm_class: an SMSC delivery receipt
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 
 # 3GPP TS 23.038 default alphabet (0x1B escapes to the extension table), one septet per octet as SMPP sends it.
-GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-             "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-GSM_EXTENSION = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~", 0x3E: "]",
-                 0x40: "|", 0x65: "€"}
+GSM_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = {
+    0x0A: "\f",
+    0x14: "^",
+    0x28: "{",
+    0x29: "}",
+    0x2F: "\\",
+    0x3C: "[",
+    0x3D: "~",
+    0x3E: "]",
+    0x40: "|",
+    0x65: "€",
+}
 _GSM_CODE = {ch: bytes([i]) for i, ch in enumerate(GSM_BASIC) if i != 0x1B}
 _GSM_CODE.update({ch: bytes([0x1B, code]) for code, ch in GSM_EXTENSION.items()})
 
@@ -21,6 +34,7 @@ _GSM_CODE.update({ch: bytes([0x1B, code]) for code, ch in GSM_EXTENSION.items()}
 @dataclass(frozen=True)
 class Part:
     """One received short message: its text bytes and, when it is one part of several, where it belongs."""
+
     payload: bytes
     ref: int = 0
     total: int = 1
@@ -61,11 +75,11 @@ def decode(data_coding: int, data: bytes) -> str:
 def parse_udh(message: bytes) -> Part:
     """Split a user data header off: concatenation by 8-bit (IEI 0) or 16-bit (IEI 8) reference."""
     length = message[0] if message else 0
-    header, payload = message[1:1 + length], message[1 + length:]
+    header, payload = message[1 : 1 + length], message[1 + length :]
     i = 0
     while i + 1 < len(header):
         iei, size = header[i], header[i + 1]
-        data = header[i + 2:i + 2 + size]
+        data = header[i + 2 : i + 2 + size]
         if iei == 0x00 and size == 3 and len(data) == 3:
             return Part(payload, data[0], data[1], data[2])
         if iei == 0x08 and size == 4 and len(data) == 4:

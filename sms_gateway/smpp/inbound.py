@@ -6,6 +6,7 @@ may rightly come twice from one phone, so the dedupe key (source, destination, t
 lives only while a message is handled but not yet acknowledged; it holds the message id handed to handle(),
 so a redelivery gets the same id (handle() then repeats the stored reply without applying it twice).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,21 +19,19 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.http import OutsideSystemUnavailable
 from adapters.senders.smpp import PREFIX, QUEUE, Item
 from dialogs.model import Inbound
-from dialogs.text import normalize, script_of
-from sms_gateway.handler import canonical_phone, handle
+from sms_gateway.channels.common import TRANSIENT, try_again
+from sms_gateway.channels.numbers import sender_of
+from sms_gateway.handler import handle
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from sms_gateway.smpp import codec, receipts
-from storage.sessions import LockLost, PhoneBusy
 
 log = logging.getLogger("kontor.smpp")
-OK, TEMPORARY_ERROR = 0x00, 0x64          # ESME_ROK; ESME_RX_T_APPN: the SMSC delivers it again later
-TRANSIENT = (redis.RedisError, PhoneBusy, LockLost, OSError, OutsideSystemUnavailable)
-PARTS_SECONDS = 3600                      # parts of a concatenated message wait this long for the others
-UNACKED_SECONDS = 3600                    # a dedupe key outlives a lost acknowledgement by this long at most
+OK, TEMPORARY_ERROR = 0x00, 0x64  # ESME_ROK; ESME_RX_T_APPN: the SMSC delivers it again later
+PARTS_SECONDS = 3600  # parts of a concatenated message wait this long for the others
+UNACKED_SECONDS = 3600  # a dedupe key outlives a lost acknowledgement by this long at most
 
 
 def _text(value: Any) -> str:
@@ -69,9 +68,9 @@ def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
     where = f"{PREFIX}:concat:" + _digest(source, destination, part.ref, part.total)
     payload = _assemble(services.redis, where, part) if part.total > 1 else part.payload
     if payload is None:
-        return OK, lambda: None           # a part is kept in Redis: acknowledged, the message is not complete yet
+        return OK, lambda: None  # a part is kept in Redis: acknowledged, the message is not complete yet
     text = codec.decode(pdu.data_coding or 0, payload)
-    sender = canonical_phone(source)
+    sender = sender_of(source)  # E.164, the one form of a phone on every channel
     if not sender:
         return OK, lambda: None
     unacked = f"{PREFIX}:unacked:" + _digest(source, destination, part.ref, part.total, text)
@@ -86,18 +85,20 @@ def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
 
 def _handle(services: Services, unacked: str, inbound: Inbound) -> int:
     """Hand the message to the dialog once (same id on redelivery) and queue its replies once."""
-    services.redis.set(unacked, json.dumps({"id": "smpp-" + uuid.uuid4().hex, "queued": False}), nx=True,
-                       ex=UNACKED_SECONDS)
+    services.redis.set(
+        unacked, json.dumps({"id": "smpp-" + uuid.uuid4().hex, "queued": False}), nx=True, ex=UNACKED_SECONDS
+    )
     seen = json.loads(services.redis.get(unacked) or "{}")
     try:
         replies = handle(services, Inbound(inbound.sender, inbound.text, seen["id"]))
     except TRANSIENT as exc:
-        log.warning("could not handle a message from %s now, the SMSC will redeliver: %s",
-                    mask_digits(inbound.sender), exc)
+        log.warning(
+            "could not handle a message from %s now, the SMSC will redeliver: %s", mask_digits(inbound.sender), exc
+        )
         return TEMPORARY_ERROR
     except Exception:
         log.exception("failed on a message from %s", mask_digits(inbound.sender))
-        replies = [services.rules.catalogue.text("try_again_later", _language(services, inbound.text))]
+        replies = try_again(services, inbound.text)
     if not seen["queued"]:
         pipe = services.redis.pipeline()
         for reply in replies:
@@ -121,7 +122,3 @@ def _assemble(client: redis.Redis, where: str, part: codec.Part) -> bytes | None
 
 def _digest(*fields: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, fields)).encode()).hexdigest()[:40]
-
-
-def _language(services: Services, text: str) -> str:
-    return script_of(normalize(text)) or services.rules.default_language

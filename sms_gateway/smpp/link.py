@@ -3,6 +3,7 @@
 smpplib is used below its own listen loop: Kontor decides when deliver_sm_resp is sent (after the message was
 handled), keeps its own window of submit_sm, and reconnects by itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,7 @@ from sms_gateway.smpp.outbound import Submit
 log = logging.getLogger("kontor.smpp")
 # Everything that means "this link is gone": the caller reconnects with backoff.
 LINK_ERRORS = (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError, ValueError)
-DELIVERY_RECEIPT = 1            # registered_delivery: a receipt on final success or failure
+DELIVERY_RECEIPT = 1  # registered_delivery: a receipt on final success or failure
 
 
 class LinkDown(Exception):
@@ -36,12 +37,22 @@ class Link:
 
     def open(self) -> None:
         cfg = self.cfg
-        client = smpplib.client.Client(cfg.host, cfg.port, timeout=cfg.response_seconds, logger_name="kontor.smpplib",
-                                       allow_unknown_opt_params=True)
+        client = smpplib.client.Client(
+            cfg.host,
+            cfg.port,
+            timeout=cfg.response_seconds,
+            logger_name="kontor.smpplib",
+            allow_unknown_opt_params=True,
+        )
         self.client = client
         client.connect()
-        client.bind_transceiver(system_id=cfg.system_id, password=cfg.password, system_type=cfg.system_type,
-                                addr_ton=cfg.source_ton, addr_npi=cfg.source_npi)
+        client.bind_transceiver(
+            system_id=cfg.system_id,
+            password=cfg.password,
+            system_type=cfg.system_type,
+            addr_ton=cfg.source_ton,
+            addr_npi=cfg.source_npi,
+        )
 
     def read(self, timeout: float) -> Any | None:
         """The next PDU if one arrives within `timeout` seconds (smpplib reads whole PDUs)."""
@@ -53,10 +64,19 @@ class Link:
         """Send one submit_sm; returns its sequence number, which its submit_sm_resp carries."""
         cfg, client = self.cfg, self._client()
         pdu = smpplib.smpp.make_pdu(
-            "submit_sm", client=client, source_addr=cfg.source_addr, source_addr_ton=cfg.source_ton,
-            source_addr_npi=cfg.source_npi, destination_addr=submit.to.lstrip("+"), dest_addr_ton=cfg.dest_ton,
-            dest_addr_npi=cfg.dest_npi, esm_class=submit.esm, data_coding=submit.coding,
-            short_message=submit.message, registered_delivery=DELIVERY_RECEIPT)
+            "submit_sm",
+            client=client,
+            source_addr=cfg.source_addr,
+            source_addr_ton=cfg.source_ton,
+            source_addr_npi=cfg.source_npi,
+            destination_addr=submit.to.lstrip("+"),
+            dest_addr_ton=cfg.dest_ton,
+            dest_addr_npi=cfg.dest_npi,
+            esm_class=submit.esm,
+            data_coding=submit.coding,
+            short_message=submit.message,
+            registered_delivery=DELIVERY_RECEIPT,
+        )
         client.send_pdu(pdu)
         return int(pdu.sequence)
 
@@ -82,7 +102,7 @@ class Link:
             except LINK_ERRORS as exc:
                 log.info("unbind not answered: %s", exc)
         self.client = None
-        client.state = smpplib.consts.SMPP_CLIENT_STATE_OPEN   # smpplib warns when a bound socket is closed
+        client.state = smpplib.consts.SMPP_CLIENT_STATE_OPEN  # smpplib warns when a bound socket is closed
         client.disconnect()
 
     def _unbind(self, client: smpplib.client.Client) -> None:

@@ -1,4 +1,5 @@
 """The `kontor smpp` process: settings checked, signals turned into a clean stop (unbind), then the loop."""
+
 from __future__ import annotations
 
 import logging
@@ -27,5 +28,5 @@ def serve(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run(runtime.from_environment(), stop)
+    run(runtime.build(settings), stop)
     return 0

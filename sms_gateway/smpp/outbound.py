@@ -4,6 +4,7 @@ Nothing is lost: an item stays in the in-flight list until the SMSC accepted eve
 noted in Redis, so a resubmission skips it); after a dropped link `recover()` puts the rest back at the head.
 A throttling or system error from the SMSC retries that part with backoff; any other error fails the item.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ from sms_gateway.smpp import codec
 log = logging.getLogger("kontor.smpp")
 # ESME_RSYSERR, ESME_RMSGQFUL, ESME_RSUBMITFAIL, ESME_RTHROTTLED, ESME_RX_T_APPN: the same part may pass later
 RETRY_STATUSES = {0x08, 0x14, 0x45, 0x58, 0x64}
-PART_MAP_SECONDS = 3 * 86400   # a part's SMSC id -> the message's provider id, for delivery receipts
+PART_MAP_SECONDS = 3 * 86400  # a part's SMSC id -> the message's provider id, for delivery receipts
 
 
 def parts_key(item_id: str) -> str:
@@ -37,6 +38,7 @@ def part_key(smsc_id: str) -> str:
 @dataclass
 class Pending:
     """An item being submitted: its encoded parts, the ones still to be accepted, the SMSC ids of the others."""
+
     raw: bytes | str
     item: Item
     coding: int
@@ -49,6 +51,7 @@ class Pending:
 @dataclass(frozen=True)
 class Submit:
     """One submit_sm to send now."""
+
     item_id: str
     index: int
     to: str
@@ -122,7 +125,7 @@ class Outbound:
                 self._finish(p, "")
         elif status in RETRY_STATUSES:
             p.tries += 1
-            wait = min(2.0 ** p.tries, self.cfg.reconnect_max_seconds)
+            wait = min(2.0**p.tries, self.cfg.reconnect_max_seconds)
             log.warning("SMSC answered 0x%02x to a part for %s; again in %.0fs", status, mask_digits(p.item.to), wait)
             self.delayed.append((self.clock() + wait, item_id, index))
         else:

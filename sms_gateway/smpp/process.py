@@ -4,6 +4,7 @@ One loop, one thread: it reads a PDU when one is there (a deliver_sm is handled 
 sent), then submits what the window and the rate allow, then keeps the link alive. Any link error reconnects
 with doubling backoff; what was in flight goes back to the queue.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,7 @@ from sms_gateway.smpp.link import LINK_ERRORS, Link, LinkDown
 from sms_gateway.smpp.outbound import Outbound
 
 log = logging.getLogger("kontor.smpp")
-TICK = 0.05                      # the longest the loop sleeps waiting for a PDU when it has nothing to send
+TICK = 0.05  # the longest the loop sleeps waiting for a PDU when it has nothing to send
 # Redis or SQL down: drop the link too (the SMSC keeps what we did not acknowledge) and come back with backoff.
 STORE_ERRORS = (redis.RedisError, SQLAlchemyError)
 
@@ -35,7 +36,7 @@ def run(services: Services, stop: threading.Event) -> None:
     while not stop.is_set():
         link = Link(cfg)
         try:
-            outbound.recover()            # what a previous link (or process) left in flight goes first
+            outbound.recover()  # what a previous link (or process) left in flight goes first
             link.open()
             log.info("bound to %s:%s as %s", cfg.host, cfg.port, cfg.system_id)
             delay = 1.0
@@ -84,8 +85,9 @@ class Session:
             after()
         elif command in ("submit_sm_resp", "generic_nack"):
             smsc_id = pdu.message_id.decode() if isinstance(getattr(pdu, "message_id", None), bytes) else ""
-            self.outbound.answered(pdu.sequence, int(pdu.status or 0) or (0x08 if command == "generic_nack" else 0),
-                                   smsc_id)
+            self.outbound.answered(
+                pdu.sequence, int(pdu.status or 0) or (0x08 if command == "generic_nack" else 0), smsc_id
+            )
         elif command == "enquire_link":
             self.link.respond(pdu)
         elif command == "enquire_link_resp":

@@ -4,6 +4,7 @@ Only the workers' SMS are rows in outbound_messages; their parts' SMSC ids are m
 by the submit side. A receipt can beat the worker's commit of that provider id, so an unmatched one is tried
 again for a while (a Redis sorted set), then dropped.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ log = logging.getLogger("kontor.smpp")
 RETRY_KEY = f"{PREFIX}:receipts"
 RETRY_SECONDS = 120
 # message_state TLV values (SMPP 3.4 5.2.28) as the stat words of the receipt text
-STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN",
-          8: "REJECTD"}
+STATES = {
+    1: "ENROUTE",
+    2: "DELIVRD",
+    3: "EXPIRED",
+    4: "DELETED",
+    5: "UNDELIV",
+    6: "ACCEPTD",
+    7: "UNKNOWN",
+    8: "REJECTD",
+}
 FIELD = re.compile(r"(id|stat|err):\s*([^\s]+)", re.IGNORECASE)
 
 
@@ -48,7 +57,7 @@ def record(services: Services, smsc_id: str, stat: str, err: str) -> None:
     """Apply one receipt, or keep it to try again when its row is not committed yet."""
     status = status_of(stat)
     raw = services.redis.get(part_key(smsc_id)) if smsc_id else None
-    if status is None or raw is None:       # intermediate, or not a worker's SMS (a dialog reply)
+    if status is None or raw is None:  # intermediate, or not a worker's SMS (a dialog reply)
         return
     provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
     if not _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
@@ -71,10 +80,16 @@ def _apply(services: Services, provider_id: str, status: str, error: str) -> boo
     """Set the status of the sent SMS with this provider id; a failed part is not overwritten by a delivered one."""
     allowed = ("sent", "delivered") if status == "delivered" else ("sent", "delivered", "undelivered")
     with services.db.begin() as db:
-        result = db.execute(update(OutboundMessage)
-                            .where(OutboundMessage.provider == "smpp", OutboundMessage.provider_id == provider_id,
-                                   OutboundMessage.status.in_(allowed))
-                            .values(status=status, error=error))
-    if result.rowcount:
+        result = db.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.provider == "smpp",
+                OutboundMessage.provider_id == provider_id,
+                OutboundMessage.status.in_(allowed),
+            )
+            .values(status=status, error=error)
+        )
+    matched = getattr(result, "rowcount", 0)  # an UPDATE's CursorResult (typed as a plain Result)
+    if matched:
         log.info("SMS %s %s", provider_id, status)
-    return bool(result.rowcount)
+    return bool(matched)

@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from Kontor's settings, passed in by storage.db.upgrade."""
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -6,6 +7,7 @@ from storage.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+assert url, "storage.db.upgrade passes the database URL"
 
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)

@@ -1,5 +1,6 @@
 """The whole service card over real parts: signed webhooks into gunicorn, Redis sessions, an RQ worker,
 SQL, and the tracking SMS sent by twilio's REST client to the local stand-in."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,27 +10,55 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
+from datetime import timedelta
 
-import redis
 import requests
 
+from adapters import clock
 from dialogs.ids import valid_payment_id
+from dialogs.jalali import to_jalali_str
 from sms_gateway.export import COLUMNS
 from sms_gateway.runtime import catalogue
 from tests.support.stack import Stack
 from tests.support.twilio_standin import TwilioStandIn
 
 CAT = catalogue()
+TODAY = clock.tehran_today()  # the sandbox's last readings are 30 days before today
+DAY_4 = to_jalali_str(TODAY - timedelta(days=4))  # reading dates typed in Jalali
+DAY_4_FA = DAY_4.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+DAY_3 = TODAY - timedelta(days=3)
+DAY_3_JALALI = to_jalali_str(DAY_3)
 DEMO = {
-    "single": ("+989121234567", ["1234567804121", "0012345679", "04620", "0", "کنتور در حیاط", "0"],
-               {"mid": "04620"}),
-    "tou": ("+989351234567", ["۲۳۴۵۶۷۸۹۰۴۱۲۵", "۲۲۷۷۸۸۹۹۰۳", "۰۱۲۱۰۰", "٠٢٣١٥٠", "004050", "1405/09/01", "0", "987654"],
-            {"low": "012100", "mid": "023150", "peak": "004050"}),
-    "industrial": ("+989191234567", ["3456789004123", "4455667717", "100400", "201000", "050300", "080100",
-                                     "010050", "118.5", "۱۴۰۵/۰۹/۰۱", "شیفت شب تعطیل بود", "55667788"],
-                   {"low": "100400", "mid": "201000", "peak": "050300", "reactive": "080100", "friday": "010050",
-                    "demand": "118.5"}),
+    "single": ("+989121234567", ["1234567804121", "0012345679", "04620", "0", "کنتور در حیاط", "0"], {"mid": "04620"}),
+    "tou": (
+        "+989351234567",
+        ["۲۳۴۵۶۷۸۹۰۴۱۲۵", "۲۲۷۷۸۸۹۹۰۳", "۰۱۲۱۰۰", "٠٢٣١٥٠", "004050", DAY_4, "0", "987654"],
+        {"low": "012100", "mid": "023150", "peak": "004050"},
+    ),
+    "industrial": (
+        "+989191234567",
+        [
+            "3456789004123",
+            "4455667717",
+            "100400",
+            "201000",
+            "050300",
+            "080100",
+            "010050",
+            "118.5",
+            DAY_4_FA,
+            "شیفت شب تعطیل بود",
+            "55667788",
+        ],
+        {
+            "low": "100400",
+            "mid": "201000",
+            "peak": "050300",
+            "reactive": "080100",
+            "friday": "010050",
+            "demand": "118.5",
+        },
+    ),
 }
 
 
@@ -61,8 +90,13 @@ def converse(stack: Stack, phone: str, start: str, answers: list[str]) -> list[s
 
 
 def export(stack: Stack, fmt: str = "json") -> str:
-    result = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "requests", "export", "--format", fmt,
-                             "--config", str(stack.config)], capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sms_gateway.cli", "requests", "export", "--format", fmt, "--config", str(stack.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return result.stdout
 
 
@@ -80,26 +114,39 @@ def test_each_demo_subscriber_gets_a_tracking_number_then_a_bill(stack: Stack, t
         assert record["bill_id"] == answers[0].translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
         assert record["status"] == "bill_issued", record
         assert valid_payment_id(record["bill_id"], record["payment_id"]) and record["bill_amount"] > 0
-        assert outcome_sms == CAT.text("sms_bill_issued", "fa", tracking=tracking,
-                                       amount=f"{record['bill_amount']:,}", payment_id=record["payment_id"])
+        assert outcome_sms == CAT.text(
+            "sms_bill_issued",
+            "fa",
+            tracking=tracking,
+            amount=f"{record['bill_amount']:,}",
+            payment_id=record["payment_id"],
+        )
         assert set(record["consumption"]) == set(readings)
         status = stack.sms(phone, f"پیگیری {tracking}")
-        assert status == [CAT.text("status_bill", "fa", tracking=tracking, amount=f"{record['bill_amount']:,}",
-                                   payment_id=record["payment_id"])]
+        assert status == [
+            CAT.text(
+                "status_bill",
+                "fa",
+                tracking=tracking,
+                amount=f"{record['bill_amount']:,}",
+                payment_id=record["payment_id"],
+            )
+        ]
         stranger = stack.sms("+989121111111", f"پیگیری {tracking}")
         assert stranger == [CAT.text("not_found", "fa")]
 
 
 def test_identity_failures_are_rejected_with_a_reason(stack: Stack, twilio: TwilioStandIn) -> None:
-    cases = [("+989301234567", "1234567804121", "1234567891", "person_deceased"),
-             ("+989121234567", "1234567804121", "2277889903", "mobile_not_owner")]
+    cases = [
+        ("+989301234567", "1234567804121", "1234567891", "person_deceased"),
+        ("+989121234567", "1234567804121", "2277889903", "mobile_not_owner"),
+    ]
     for phone, bill, nid, reason in cases:
         before = len(twilio.to(phone))
         converse(stack, phone, "قرائت", [bill, nid, "04600", "0", "0", "0"])
         stack.sms(phone, "1")
         tracking, outcome, record = outcome_of(stack, twilio, phone, before)
-        assert outcome == CAT.text("sms_rejected", "fa", tracking=tracking,
-                                   reason=CAT.text(f"reason_{reason}", "fa"))
+        assert outcome == CAT.text("sms_rejected", "fa", tracking=tracking, reason=CAT.text(f"reason_{reason}", "fa"))
         assert (record["status"], record["status_reason"]) == ("rejected", reason)
 
 
@@ -133,14 +180,25 @@ def test_an_english_conversation_and_the_export_fields(stack: Stack, twilio: Twi
     phone = "+989121111111"
     before = len(twilio.to(phone))
     assert stack.sms(phone, "READ") == [CAT.text("ask_bill", "en")]
-    converse(stack, phone, "read", ["4567890104120", "3004005001", "30633", "1405/09/02", "Meter is outside", "12345678"])
+    converse(
+        stack, phone, "read", ["4567890104120", "3004005001", "30633", DAY_3_JALALI, "Meter is outside", "12345678"]
+    )
     stack.sms(phone, "1")
     tracking = tracking_in(wait_for_sms(twilio, phone, before + 1)[-1])
     assert stack.sms(phone, "INQUIRE")[0].startswith(CAT.text("status_list", "en", lines=""))
     record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
-    assert record == {**record, "bill_id": "4567890104120", "national_id": "3004005001", "mobile": phone,
-                      "readings": {"mid": "30633"}, "reading_date": "2026-11-23", "reading_date_jalali": "1405/09/02",
-                      "description": "Meter is outside", "receipt_reference": "12345678", "attachments": []}
+    assert record == {
+        **record,
+        "bill_id": "4567890104120",
+        "national_id": "3004005001",
+        "mobile": phone,
+        "readings": {"mid": "30633"},
+        "reading_date": DAY_3.isoformat(),
+        "reading_date_jalali": DAY_3_JALALI,
+        "description": "Meter is outside",
+        "receipt_reference": "12345678",
+        "attachments": [],
+    }
     assert set(record) >= {"created_at", "updated_at", "status"}
     csv_out = export(stack, "csv")
     assert csv_out.splitlines()[0].split(",") == list(COLUMNS) and tracking in csv_out
@@ -177,11 +235,10 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(stack: Stack, redis_ser
     signed_elsewhere = stack.post(params, url=stack.url)  # control: the same request, signed, is accepted
     assert signed_elsewhere.status_code == 200
     tampered = dict(params, Body="لغو")
-    from twilio.request_validator import RequestValidator
-    signature = RequestValidator(stack.token).compute_signature(stack.url, params)
+    signature = stack.sign(params)
     assert stack.post(tampered, signature=signature).status_code == 403
     other_url = stack.url.replace("/sms/twilio", "/sms/other")
-    assert stack.post(params, signature=RequestValidator(stack.token).compute_signature(other_url, params)).status_code == 403
+    assert stack.post(params, signature=stack.sign(params, other_url)).status_code == 403
     assert requests.get(stack.url.replace("/sms/twilio", "/nope"), timeout=5).status_code == 404
     assert requests.get(stack.url, timeout=5).status_code == 405
 
@@ -208,7 +265,7 @@ def test_a_double_pressed_confirm_makes_one_request(stack: Stack, twilio: Twilio
     for t in threads:
         t.join()
     assert sum(r == [CAT.text("confirmed", "fa")] for r in replies) == 1
-    wait_for_sms(twilio, phone, before_sms + 2)   # the tracking number, then the bill
+    wait_for_sms(twilio, phone, before_sms + 2)  # the tracking number, then the bill
     time.sleep(1.5)
     assert len(twilio.to(phone)) == before_sms + 2
     assert len(json.loads(export(stack))) == before_export + 1

@@ -1,6 +1,7 @@
 """Each demo subscriber's whole conversation over SMPP through real processes: the SMSC simulator on loopback,
 `kontor smpp` (bound as a transceiver), `kontor worker` with `outbound.gateway: smpp` and the sandboxes; no web.
 The link is dropped mid-dialog; the tracking number and the bill arrive by SMPP; INQUIRE answers."""
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,9 @@ from tests.support.stack import Stack, free_port, reset_database, write_config
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def smpp_stack(request: pytest.FixtureRequest, redis_server: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Smsc]]:
+def smpp_stack(
+    request: pytest.FixtureRequest, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, Smsc]]:
     smsc = Smsc().start()
     folder: Path = tmp_path_factory.mktemp("smpp")
     redis.Redis.from_url(redis_server).flushall()
@@ -28,10 +30,22 @@ def smpp_stack(request: pytest.FixtureRequest, redis_server: str,
     if request.param == "postgresql":
         reset_database(POSTGRES)
         database_url = POSTGRES
-    config = write_config(folder, redis_server, database_url, None, free_port(), outbound__gateway="smpp",
-                          smpp__host="127.0.0.1", smpp__port=smsc.port, smpp__system_id="kontor",
-                          smpp__password="secret", smpp__source_addr="3000", smpp__per_second=50,
-                          smpp__enquire_link_seconds=2, smpp__response_seconds=3)
+    config = write_config(
+        folder,
+        redis_server,
+        database_url,
+        None,
+        free_port(),
+        outbound__gateway="smpp",
+        smpp__host="127.0.0.1",
+        smpp__port=smsc.port,
+        smpp__system_id="kontor",
+        smpp__password="secret",
+        smpp__source_addr="3000",
+        smpp__per_second=50,
+        smpp__enquire_link_seconds=2,
+        smpp__response_seconds=3,
+    )
     stack = Stack(config, 0, "")
     try:
         stack.start("sandbox", "worker", "smpp")
@@ -74,10 +88,10 @@ def test_each_demo_subscriber_over_smpp(smpp_stack: tuple[Stack, Smsc]) -> None:
         say(smsc, phone, "قرائت", "شناسه قبض")
         for i, answer in enumerate(answers):
             if i == 2:
-                smsc.drop(down_seconds=1.0)                    # the link breaks mid-dialog; nothing is lost
+                smsc.drop(down_seconds=1.0)  # the link breaks mid-dialog; nothing is lost
             last = say(smsc, phone, answer)
         assert all(value in last.text for value in readings.values()), (name, last.text)
-        assert last.data_coding == 8 and last.parts >= 2      # the Persian summary, in concatenated parts
+        assert last.data_coding == 8 and last.parts >= 2  # the Persian summary, in concatenated parts
         say(smsc, phone, "1", "ثبت شد")
         tracking_sms = wait_text(smsc, phone, CAT.text("tracking_sms", "fa", tracking="")[:20])
         tracking = tracking_in(tracking_sms.text)
@@ -97,9 +111,11 @@ def _wait_delivered(stack: Stack, tracking: str, timeout: float = 20) -> None:
     try:
         while time.monotonic() < deadline:
             with engine.connect() as db:
-                row = db.execute(select(OutboundMessage.provider, OutboundMessage.provider_id, OutboundMessage.status)
-                                 .where(OutboundMessage.body.contains(tracking))
-                                 .order_by(OutboundMessage.id)).first()
+                row = db.execute(
+                    select(OutboundMessage.provider, OutboundMessage.provider_id, OutboundMessage.status)
+                    .where(OutboundMessage.body.contains(tracking))
+                    .order_by(OutboundMessage.id)
+                ).first()
             if row is not None and row.status == "delivered":
                 assert row.provider == "smpp" and row.provider_id.startswith("sim")
                 return

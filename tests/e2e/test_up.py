@@ -1,18 +1,18 @@
 """The newcomer's path: `kontor up` on embedded defaults (no Twilio account, no Redis installed),
 then `kontor phone` walks a whole conversation and receives the tracking number from the local outbox."""
+
 from __future__ import annotations
 
+import contextlib
 import queue
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import requests
 import yaml
 
+from sms_gateway.procs import Runner, kontor_argv
 from sms_gateway.runtime import catalogue
 from tests.support.stack import ROOT, free_port
 
@@ -26,21 +26,10 @@ def local_config(folder: Path) -> tuple[Path, int]:
     config["data_dir"] = str(folder / "var")
     config["server"].update(port=port, workers=1)
     config["sandbox"]["port"] = free_port()
-    assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""   # the embedded defaults
+    assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""  # the embedded defaults
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path, port
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError("kontor up did not become healthy")
 
 
 def read_lines(stream, into: queue.Queue) -> None:
@@ -50,19 +39,22 @@ def read_lines(stream, into: queue.Queue) -> None:
 
 def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
     config, port = local_config(tmp_path)
-    log = open(tmp_path / "up.log", "w")
-    up = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "up", "--config", str(config)],
-                          stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    runner = Runner(tmp_path, cwd=tmp_path)
+    up = runner.start("up", kontor_argv("up", config))
     try:
-        wait_healthy(port, up)
-        second = subprocess.run([sys.executable, "-m", "sms_gateway.cli", "up", "--config", str(config)],
-                                capture_output=True, text=True, cwd=tmp_path, timeout=60)
-        assert second.returncode == 2, second.stderr                  # a second `up` on the same data_dir
-        assert f"(pid {up.pid})" in second.stderr, second.stderr      # names the running instance
-        wait_healthy(port, up, timeout=5)                             # and the first one still answers
-        phone = subprocess.Popen([sys.executable, "-m", "sms_gateway.cli", "phone", "--from", "09121234567",
-                                  "--config", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=60)
+        second = subprocess.run(kontor_argv("up", config), capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert second.returncode == 2, second.stderr  # a second `up` on the same data_dir
+        assert f"(pid {up.pid})" in second.stderr, second.stderr  # names the running instance
+        runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=5)  # and the first still answers
+        phone = subprocess.Popen(
+            kontor_argv("phone", config, "--from", "09121234567"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=read_lines, args=(phone.stdout, lines), daemon=True).start()
         for answer in ANSWERS:
@@ -70,19 +62,15 @@ def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
             phone.stdin.flush()
         seen, deadline = "", time.monotonic() + 60
         while seen.count("📩") < 2 and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(queue.Empty):
                 seen += lines.get(timeout=1)
-            except queue.Empty:
-                pass
         phone.stdin.close()
         phone.wait(15)
         assert CAT.text("confirmed", "fa") in seen, seen
         assert "📩 SMS: " + CAT.text("tracking_sms", "fa", tracking="")[:-1] in seen, seen
-        assert "شناسه پرداخت" in seen, seen                              # the issued bill arrived too
+        assert "شناسه پرداخت" in seen, seen  # the issued bill arrived too
     finally:
-        up.send_signal(signal.SIGTERM)
-        up.wait(60)
-        log.close()
-    assert up.returncode == 0, (tmp_path / "up.log").read_text()
+        runner.stop("up", timeout=60)  # SIGTERM, as a Ctrl-C would
+    assert up.returncode == 0, runner.log("up")
     leftovers = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftovers == "", f"processes left running: {leftovers}"

@@ -1,4 +1,5 @@
 """The fault suite's marker: `make faults` runs only it; `make test` runs it with everything else."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,8 @@
 """Fault-suite helpers over real processes: a restartable redis-server, a slow-able Twilio stand-in, counting."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -8,12 +10,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import redis
-import yaml
 from sqlalchemy import create_engine, text
 
 from sms_gateway import embedded_redis
@@ -24,9 +25,11 @@ TRACKING = re.compile(r"\d{12}")
 
 class SlowTwilio(TwilioStandIn):
     """The stand-in with a delay before each answer, so a worker can be killed while it is sending."""
+
     delay: float = 0.0
     inflight: int = 0
 
+    # the parent's _app is a WSGI app made by Request.application; this wraps it at the WSGI level, untyped
     def _app(self, environ, start_response):  # type: ignore[no-untyped-def, override]
         self.inflight += 1
         try:
@@ -39,6 +42,7 @@ class SlowTwilio(TwilioStandIn):
 @dataclass
 class RedisProc:
     """A redis-server with the append-only file, on a short unix socket, that a fault may stop and restart."""
+
     folder: Path
     socket: Path
     proc: object = None
@@ -47,32 +51,23 @@ class RedisProc:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
-    def start(self) -> "RedisProc":
+    def start(self) -> RedisProc:
         self.proc = embedded_redis.start(self.folder, self.socket)
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            embedded_redis.stop(self.proc)   # SIGTERM: the append-only file is flushed
+            embedded_redis.stop(self.proc)  # SIGTERM: the append-only file is flushed
             self.proc = None
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
-    """Poll a condition, bounded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
-
-
 @dataclass
 class Ledger:
     """What the database and the stand-in say happened to each phone's confirmed requests."""
+
     database_url: str
     twilio: TwilioStandIn
     engine: object = None
@@ -99,7 +94,7 @@ class Ledger:
     def outbound_status(self, phones: list[str]) -> dict[str, str]:
         """event key -> status of the owed tracking SMS of these phones."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT event_key, status, \"to\" FROM outbound_messages")).all()
+            rows = conn.execute(text('SELECT event_key, status, "to" FROM outbound_messages')).all()
         return {k: s for k, s, to in rows if to in phones and k.startswith("tracking:")}
 
 
@@ -115,8 +110,16 @@ class Row:
     note: str = ""
 
     def cells(self) -> list[str]:
-        return [self.fault, str(self.trials), str(self.confirmed), str(self.stored), str(self.sms),
-                str(self.duplicates), str(self.lost), self.note]
+        return [
+            self.fault,
+            str(self.trials),
+            str(self.confirmed),
+            str(self.stored),
+            str(self.sms),
+            str(self.duplicates),
+            str(self.lost),
+            self.note,
+        ]
 
 
 def tally(row: Row, ledger: Ledger, phones: list[str], confirmed: int) -> Row:
@@ -136,7 +139,7 @@ def table(rows: list[Row]) -> str:
     head = ["fault", "trials", "confirmed", "stored", "SMS sent", "duplicates", "lost", "note"]
     grid = [head] + [r.cells() for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in grid]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in grid]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -172,21 +175,13 @@ def statuses(ledger: Ledger, phones: list[str]) -> list[str]:
     return [s for m, s in rows if m in phones]
 
 
-def set_config(path: Path, **overrides: object) -> None:
-    """Rewrite section__key values of a written config (a restarted process reads the new values)."""
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for dotted, value in overrides.items():
-        section, key = dotted.split("__")
-        config[section][key] = value
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-
-
 def _pg_bin() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).resolve().parent  # the real bin folder, not a symlink's
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in
-                                                                                re.findall(r"\d+", p.parent.name)])
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)]
+    )
     return versions[-1] if versions and (versions[-1] / "pg_ctl").exists() else None
 
 
@@ -197,14 +192,15 @@ class PostgresProc:
     A stopped PostgreSQL is a database that is really down: pooled connections break, new ones are refused.
     As root the cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
     """
+
     folder: Path
     bin: Path | None = None
 
     @classmethod
     def available(cls) -> str:
-        """"" when a cluster can be started here, else why not."""
+        """ "" when a cluster can be started here, else why not."""
         try:
-            import psycopg2  # noqa: F401
+            import psycopg2  # noqa: F401 - only whether it imports
         except ImportError:
             return "psycopg2 is not installed"
         if _pg_bin() is None:
@@ -224,24 +220,33 @@ class PostgresProc:
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
-                       timeout=timeout, cwd="/")
+        subprocess.run(
+            prefix + [str(self.bin / args[0]), *args[1:]], check=True, capture_output=True, timeout=timeout, cwd="/"
+        )
 
-    def init(self) -> "PostgresProc":
+    def init(self) -> PostgresProc:
         self.bin = _pg_bin()
         self.folder.mkdir(mode=0o700)
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--no-sync")
+        self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
         self.start()
         self._run("createdb", "-h", str(self.folder), "-U", "postgres", "kontor")
         return self
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"), "-w", "-o",
-                  f"-k {self.folder} -c listen_addresses='' -c fsync=off", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.folder / "data"),
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-o",
+            f"-k {self.folder} -c listen_addresses='' -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         """Fast shutdown: every open connection is cut at once."""
@@ -249,8 +254,6 @@ class PostgresProc:
 
     def destroy(self) -> None:
         if self.bin is not None and (self.folder / "data" / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
                 self.stop()
-            except subprocess.CalledProcessError:
-                pass                              # already stopped
         shutil.rmtree(self.folder, ignore_errors=True)

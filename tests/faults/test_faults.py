@@ -1,25 +1,37 @@
 """The fault suite: real redis-server, `kontor sandbox`, `kontor web` (gunicorn), `kontor worker` (RQ) and
 twilio's REST client against a local stand-in; each fault is injected with real signals and restarts, and the
 suite prints fault, trials, confirmed, stored, SMS sent, duplicates, lost — lost and duplicates must be 0."""
+
 from __future__ import annotations
 
 import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 from rq.registry import FailedJobRegistry
-from twilio.request_validator import RequestValidator
 
+from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
-from tests.faults.procs import (Ledger, PostgresProc, RedisProc, Row, SlowTwilio, outcome_sms, run_threads,
-                                set_config, statuses, table, tally, wait_until)
-from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, write_config
+from tests.faults.procs import (
+    Ledger,
+    PostgresProc,
+    RedisProc,
+    Row,
+    SlowTwilio,
+    outcome_sms,
+    run_threads,
+    statuses,
+    table,
+    tally,
+)
+from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, set_config, write_config
 
 pytestmark = pytest.mark.faults
 CAT = catalogue()
@@ -40,8 +52,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Red
     twilio = SlowTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     database = f"sqlite:///{folder / 'kontor.db'}"
     port = free_port()
-    config = write_config(folder, server.url, database, twilio.url, port, limits__per_phone_per_minute=20,
-                          limits__inquire_per_hour=10)   # the shipped limits
+    config = write_config(
+        folder, server.url, database, twilio.url, port, limits__per_phone_per_minute=20, limits__inquire_per_hour=10
+    )  # the shipped limits
     stack = Stack(config, port, AUTH_TOKEN)
     try:
         stack.start()
@@ -77,8 +90,14 @@ def confirm(stack: Stack, phone: str) -> bool:
 
 def settle(ledger: Ledger, group: list[str], expected: int, timeout: float = 60) -> None:
     """Wait (bounded) until every expected request is stored and its SMS sent or closed."""
-    wait_until(lambda: len(ledger.stored(group)) >= expected and
-               sum(s != "pending" for s in ledger.outbound_status(group).values()) >= expected, timeout, 0.2)
+    wait_until(
+        lambda: (
+            len(ledger.stored(group)) >= expected
+            and sum(s != "pending" for s in ledger.outbound_status(group).values()) >= expected
+        ),
+        timeout,
+        0.2,
+    )
 
 
 def quiet(ledger: Ledger) -> None:
@@ -101,8 +120,7 @@ def test_twilio_500_then_success(world) -> None:
     twilio.fail_next = [500, 500, 503]
     confirmed = sum(confirm(stack, p) for p in group)
     settle(ledger, group, confirmed, 40)
-    record(tally(Row("Twilio 5xx, then success", len(group), note="retried with backoff"), ledger, group,
-                 confirmed))
+    record(tally(Row("Twilio 5xx, then success", len(group), note="retried with backoff"), ledger, group, confirmed))
 
 
 def test_twilio_21610_is_recorded_not_retried(world) -> None:
@@ -110,13 +128,14 @@ def test_twilio_21610_is_recorded_not_retried(world) -> None:
     group = phones(1)
     to_confirm(stack, group[0])
     quiet(ledger)
-    twilio.fail_next = [400]                                        # the stand-in's 4xx carries code 21610
+    twilio.fail_next = [400]  # the stand-in's 4xx carries code 21610
     confirmed = sum(confirm(stack, p) for p in group)
     settle(ledger, group, confirmed, 30)
-    time.sleep(3)                                                   # a retry would have come by now
+    time.sleep(3)  # a retry would have come by now
     assert list(ledger.outbound_status(group).values()) == ["failed"]
-    record(tally(Row("Twilio 21610 opted out", len(group), note="recorded failed, 1 attempt"), ledger, group,
-                 confirmed))
+    record(
+        tally(Row("Twilio 21610 opted out", len(group), note="recorded failed, 1 attempt"), ledger, group, confirmed)
+    )
 
 
 def test_the_same_webhook_twice_concurrently(world) -> None:
@@ -139,15 +158,14 @@ def test_a_flood_from_one_phone(world) -> None:
     stack, _, _, ledger = world
     group = phones(1)
     phone = group[0]
-    to_confirm(stack, phone)                                        # 7 messages
+    to_confirm(stack, phone)  # 7 messages
     for _ in range(13):
-        stack.sms(phone, "?")                                       # 20: the per-minute limit
+        stack.sms(phone, "?")  # 20: the per-minute limit
     flood = [stack.sms(phone, "1") for _ in range(30)]
     notices = [r for r in flood if r]
     assert len(notices) <= 1 and all(not r[0].startswith("Received") for r in notices), notices
     time.sleep(2)
-    record(tally(Row("flood from one phone (50 SMS)", 1, note=f"{len(notices)} notice, 0 outbound"), ledger,
-                 group, 0))
+    record(tally(Row("flood from one phone (50 SMS)", 1, note=f"{len(notices)} notice, 0 outbound"), ledger, group, 0))
 
 
 def test_forged_signatures(world) -> None:
@@ -156,11 +174,9 @@ def test_forged_signatures(world) -> None:
     phone = group[0]
     to_confirm(stack, phone)
     params = {"From": phone, "To": "+15005550006", "Body": "1", "MessageSid": "SMforged", "NumMedia": "0"}
-    validator = RequestValidator(stack.token)
-    elsewhere = validator.compute_signature(stack.url.replace("/sms/twilio", "/sms/other"), params)
-    tampered = validator.compute_signature(stack.url, dict(params, Body="2"))
-    codes = [stack.post(params, signature=s).status_code
-             for s in ("", "bm90IGEgc2lnbmF0dXJl", elsewhere, tampered)]
+    elsewhere = stack.sign(params, stack.url.replace("/sms/twilio", "/sms/other"))
+    tampered = stack.sign(dict(params, Body="2"))
+    codes = [stack.post(params, signature=s).status_code for s in ("", "bm90IGEgc2lnbmF0dXJl", elsewhere, tampered)]
     assert codes == [403, 403, 403, 403]
     time.sleep(2)
     record(tally(Row("forged signatures", 4, note="403, nothing stored"), ledger, group, 0))
@@ -173,12 +189,21 @@ OUTAGE_RETRIES = [1, 2, 4, 8, 8, 8]
 
 
 @contextmanager
-def side_stack(folder: Path, server: RedisProc, twilio: SlowTwilio, database: str, name: str,
-               **overrides: Any) -> Iterator[Stack]:
+def side_stack(
+    folder: Path, server: RedisProc, twilio: SlowTwilio, database: str, name: str, **overrides: Any
+) -> Iterator[Stack]:
     folder.mkdir()
     port = free_port()
-    config = write_config(folder, server.url, database, twilio.url, port, worker__queue=f"kontor-{name}",
-                          worker__retry_intervals=OUTAGE_RETRIES, **overrides)
+    config = write_config(
+        folder,
+        server.url,
+        database,
+        twilio.url,
+        port,
+        worker__queue=f"kontor-{name}",
+        worker__retry_intervals=OUTAGE_RETRIES,
+        **overrides,
+    )
     stack = Stack(config, port, AUTH_TOKEN)
     try:
         stack.start()
@@ -198,8 +223,10 @@ def dead_jobs(server: RedisProc, name: str) -> int:
     """Jobs of this stack that used up their retries (kontor jobs failed would list them)."""
     client = server.client()
     try:
-        return sum(FailedJobRegistry(name=queue, connection=client).count
-                   for queue in (f"kontor-{name}", f"kontor-{name}-followup"))
+        return sum(
+            FailedJobRegistry(name=queue, connection=client).count
+            for queue in (f"kontor-{name}", f"kontor-{name}-followup")
+        )
     finally:
         client.close()
 
@@ -221,7 +248,7 @@ def outcomes_note(twilio: SlowTwilio, ledger: Ledger, group: list[str]) -> str:
     # the status is committed before its outcome SMS is sent (and a failed send is retried): wait for the SMS
     wait_until(lambda: all(n >= 1 for n in outcome_sms(twilio, group).values()), 30, 0.2)
     counts = outcome_sms(twilio, group)
-    assert all(n == 1 for n in counts.values()), counts             # one outcome SMS each, never two
+    assert all(n == 1 for n in counts.values()), counts  # one outcome SMS each, never two
     assert "received" not in statuses(ledger, group), statuses(ledger, group)
     return f"outcome SMS {sum(counts.values())}/{len(group)}"
 
@@ -249,7 +276,7 @@ def test_database_down_20s(world, tmp_path: Path) -> None:
             assert healthz(stack) == 200
             pg.stop()
             down = time.monotonic()
-            confirmed = [timed_confirm(stack, p) for p in group]    # the confirm only touches Redis
+            confirmed = [timed_confirm(stack, p) for p in group]  # the confirm only touches Redis
             assert all(ok for ok, _ in confirmed), confirmed
             assert wait_until(lambda: healthz(stack) == 503, 10), "healthz did not report the database down"
             time.sleep(max(0.0, 20 - (time.monotonic() - down)))
@@ -263,8 +290,10 @@ def test_database_down_20s(world, tmp_path: Path) -> None:
             row = tally(Row("database down 20 s (PostgreSQL stopped)", len(group)), ledger, group, len(group))
             assert failed > 0, "no job failed while the database was down: the fault did not bite"
             assert dead_jobs(server, "db") == 0
-            row.note = (f"healthz 503 then 200; {failed} job attempts failed, retried; settled {settled:.0f}s "
-                        f"after return; {outcomes_note(twilio, ledger, group)}")
+            row.note = (
+                f"healthz 503 then 200; {failed} job attempts failed, retried; settled {settled:.0f}s "
+                f"after return; {outcomes_note(twilio, ledger, group)}"
+            )
             ledger.engine.dispose()
             record(row)
     finally:
@@ -277,11 +306,10 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
     _, server, twilio, _ = world
     database = f"sqlite:///{tmp_path / 'ox' / 'kontor.db'}"
     # breaker reset shortened so the worker's clients try again soon after the sandbox returns
-    with side_stack(tmp_path / "ox", server, twilio, database, "ox",
-                    outside_systems__breaker_reset_seconds=3) as stack:
+    with side_stack(tmp_path / "ox", server, twilio, database, "ox", outside_systems__breaker_reset_seconds=3) as stack:
         ledger = Ledger(database, twilio)
         down_group, slow_group = phones(3), phones(2)
-        for phone in down_group + slow_group:                        # past the bill step (a synchronous lookup)
+        for phone in down_group + slow_group:  # past the bill step (a synchronous lookup)
             to_confirm(stack, phone)
 
         stack.stop("sandbox")
@@ -291,8 +319,8 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
         assert all(ok for ok, _ in confirmed), confirmed
         worst = max(t for _, t in confirmed)
         assert worst < 1.0, confirmed
-        settle(ledger, down_group, len(down_group), 30)              # tracking SMS while the sandbox is down
-        time.sleep(5)                                                # the follow-ups fail and are retried
+        settle(ledger, down_group, len(down_group), 30)  # tracking SMS while the sandbox is down
+        time.sleep(5)  # the follow-ups fail and are retried
         assert sum(outcome_sms(twilio, down_group).values()) == 0
         assert set(statuses(ledger, down_group)) == {"received"}
         attempts = failures(stack, "adapters.http.OutsideSystemUnavailable")
@@ -302,12 +330,15 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
         back = time.monotonic()
         wait_until(lambda: sum(outcome_sms(twilio, down_group).values()) >= len(down_group), 45, 0.2)
         finished = time.monotonic() - back
-        row = tally(Row("outside systems down (sandbox 503 to all)", len(down_group)), ledger, down_group,
-                    len(down_group))
+        row = tally(
+            Row("outside systems down (sandbox 503 to all)", len(down_group)), ledger, down_group, len(down_group)
+        )
         assert attempts > 0, "no follow-up failed while the sandbox was down: the fault did not bite"
         assert dead_jobs(server, "ox") == 0
-        row.note = (f"confirm max {worst * 1000:.0f} ms; {attempts} follow-up attempts failed, retried; finished {finished:.0f}s "
-                    f"after return; {outcomes_note(twilio, ledger, down_group)}")
+        row.note = (
+            f"confirm max {worst * 1000:.0f} ms; {attempts} follow-up attempts failed, retried; "
+            f"finished {finished:.0f}s after return; {outcomes_note(twilio, ledger, down_group)}"
+        )
         record(row)
 
         stack.stop("sandbox")
@@ -319,8 +350,9 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
         assert worst < 1.0, confirmed
         settle(ledger, slow_group, len(slow_group), 30)
         wait_until(lambda: sum(outcome_sms(twilio, slow_group).values()) >= len(slow_group), 45, 0.2)
-        row = tally(Row("outside systems slow (sandbox +2000 ms)", len(slow_group)), ledger, slow_group,
-                    len(slow_group))
+        row = tally(
+            Row("outside systems slow (sandbox +2000 ms)", len(slow_group)), ledger, slow_group, len(slow_group)
+        )
         row.note = f"confirm max {worst * 1000:.0f} ms; {outcomes_note(twilio, ledger, slow_group)}"
         ledger.engine.dispose()
         record(row)
@@ -335,19 +367,22 @@ def test_redis_restart_mid_dialog(world) -> None:
         stack.sms(phone, "READ")
         stack.sms(phone, SINGLE[0])
     server.stop()
-    during = [stack.sms(p, SINGLE[1]) for p in group]               # Redis down: 200 + "send it again"
-    again = {CAT.text("try_again_later", lang) for lang in ("fa", "en")}      # digits only: the default language
+    during = [stack.sms(p, SINGLE[1]) for p in group]  # Redis down: 200 + "send it again"
+    again = {CAT.text("try_again_later", lang) for lang in ("fa", "en")}  # digits only: the default language
     assert all(len(r) == 1 and r[0] in again for r in during), during
     assert requests.get(f"http://127.0.0.1:{stack.port}/healthz", timeout=5).status_code == 503
     server.start()
-    for phone in group:                                             # the session survived (append-only file)
+    for phone in group:  # the session survived (append-only file)
         assert stack.sms(phone, SINGLE[1])[0].startswith("Send the mid-load reading")
         for body in SINGLE[2:]:
             stack.sms(phone, body)
-    confirmed = sum(confirm(stack, p) for p in group)               # web and worker reconnected
+    confirmed = sum(confirm(stack, p) for p in group)  # web and worker reconnected
     settle(ledger, group, confirmed)
-    record(tally(Row("Redis restart mid-dialog", len(group), note="outage answered 200 try-again"), ledger,
-                 group, confirmed))
+    record(
+        tally(
+            Row("Redis restart mid-dialog", len(group), note="outage answered 200 try-again"), ledger, group, confirmed
+        )
+    )
 
 
 # Last on purpose: the killed worker leaves RQ's scheduler lock behind, which delays scheduled retries
@@ -357,15 +392,15 @@ def test_worker_sigkill_mid_job(world) -> None:
     group = phones(3)
     for phone in group:
         to_confirm(stack, phone)
-    twilio.delay = 3.0                                              # the worker will be inside the send
+    twilio.delay = 3.0  # the worker will be inside the send
     confirmed = sum(confirm(stack, p) for p in group)
     assert wait_until(lambda: twilio.inflight > 0, 20)
-    os.killpg(stack.procs["worker"].pid, signal.SIGKILL)            # SIGKILL mid-job
+    os.killpg(stack.procs["worker"].pid, signal.SIGKILL)  # SIGKILL mid-job
     stack.procs.pop("worker").wait(10)
     twilio.delay = 0.0
     restarted = time.monotonic()
     stack.start("worker")
-    settle(ledger, group, confirmed, 60)                             # the issue: within 60 s of the return
+    settle(ledger, group, confirmed, 60)  # the issue: within 60 s of the return
     row = tally(Row("worker SIGKILL mid-job", len(group)), ledger, group, confirmed)
     row.note = f"settled {time.monotonic() - restarted:.0f}s after restart"
     record(row)

@@ -1,4 +1,5 @@
 """/healthz: 200 only when Redis and the database both answer, 503 naming what is down."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ from pathlib import Path
 from sms_gateway import runtime
 from sms_gateway.app import create_app
 from storage.db import upgrade
-from tests.faults.harness import flush, settings_for
+from tests.support.hook import flush, settings_for
 
 
 def health(settings) -> tuple[int, dict]:
@@ -25,8 +26,12 @@ def test_health_follows_redis_and_the_database(redis_server: str, tmp_path: Path
     assert health(settings) == (200, {"redis": "ok", "database": "ok"})
     no_redis = dataclasses.replace(settings, redis=dataclasses.replace(settings.redis, url="unix:///nonexistent.sock"))
     assert health(no_redis) == (503, {"redis": "down", "database": "ok"})
-    no_db = dataclasses.replace(settings, database=dataclasses.replace(
-        settings.database, url="postgresql+psycopg2://kontor@127.0.0.1:9/kontor?connect_timeout=1"))
+    no_db = dataclasses.replace(
+        settings,
+        database=dataclasses.replace(
+            settings.database, url="postgresql+psycopg2://kontor@127.0.0.1:9/kontor?connect_timeout=1"
+        ),
+    )
     assert health(no_db) == (503, {"redis": "ok", "database": "down"})
 
 

@@ -1,4 +1,5 @@
 """MMS media fetched from a local stand-in of Twilio's media URLs: type, size, credentials, SHA-256 names."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,7 @@ def test_a_photo_is_stored_under_its_sha256(standin, tmp_path):
     digest = hashlib.sha256(b"\x89PNG" + b"x" * 100).hexdigest()
     assert kept["status"] == "stored" and kept["sha256"] == digest and kept["bytes"] == 104
     assert (tmp_path / f"{digest}.png").exists()
-    assert store(standin, tmp_path).keep(kept) is kept          # kept once: a retried job does not fetch again
+    assert store(standin, tmp_path).keep(kept) is kept  # kept once: a retried job does not fetch again
 
 
 def test_too_large_wrong_type_and_foreign_urls_are_not_stored(standin, tmp_path):

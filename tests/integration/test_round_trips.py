@@ -1,12 +1,13 @@
 """Issue 5: each dialog step costs at most 3 Redis round trips (lock+load with the limits, save+unlock,
 and on confirm the job rides in the save's round trip). Counted by the server: reads processed."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import redis
 
-from tests.faults.harness import flush, running_hook, settings_for
+from tests.support.hook import flush, running_hook, settings_for
 
 STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1"]
 
@@ -19,7 +20,7 @@ def test_every_step_costs_at_most_three_round_trips(redis_server: str, tmp_path:
     flush(redis_server)
     counter = redis.Redis.from_url(redis_server)
     with running_hook(settings_for(tmp_path, redis_server)) as hook:
-        hook.sms("+989121234567", "warm-up")          # scripts loaded, connections open
+        hook.sms("+989121234567", "warm-up")  # scripts loaded, connections open
         costs = []
         for body in STEPS:
             before = reads(counter)
@@ -28,5 +29,5 @@ def test_every_step_costs_at_most_three_round_trips(redis_server: str, tmp_path:
             assert replies
     counter.close()
     assert max(costs) <= 3, costs
-    assert costs[:-1] == [2] * (len(STEPS) - 1), costs   # lock+load, save+unlock
-    assert hook.services.queue.count == 1               # and the confirm's job really went in
+    assert costs[:-1] == [2] * (len(STEPS) - 1), costs  # lock+load, save+unlock
+    assert hook.services.queue.count == 1  # and the confirm's job really went in

@@ -1,4 +1,5 @@
 """The submit side of `kontor smpp` on real Redis, with a hand-driven clock: window, rate, retries, recovery."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +12,7 @@ from sms_gateway.settings import load
 from sms_gateway.smpp.outbound import Outbound, part_key
 from tests.support.stack import ROOT
 
-LONG = "ش" * 150                 # three UCS2 parts
+LONG = "ش" * 150  # three UCS2 parts
 
 
 class Clock:
@@ -33,14 +34,14 @@ def test_the_window_and_the_rate_bound_what_is_outstanding(redis_client: redis.R
     box, clock = outbound(redis_client, window=2, per_second=10)
     redis_client.rpush(QUEUE, Item.new("+989121234567", LONG).dumps())
     first = box.next()
-    assert first is not None and box.next() is None                # the rate: one per 0.1 s
+    assert first is not None and box.next() is None  # the rate: one per 0.1 s
     box.sent(1, first)
     clock.now += 0.1
     second = box.next()
     assert second is not None
     box.sent(2, second)
     clock.now += 0.1
-    assert box.next() is None                                      # the window: two outstanding
+    assert box.next() is None  # the window: two outstanding
     box.answered(1, 0, "m1")
     assert box.next() is not None
 
@@ -55,7 +56,7 @@ def test_a_throttled_part_is_retried_later_and_the_worker_gets_the_first_part_id
         box.sent(seq, part)
         clock.now += 0.01
     box.answered(1, 0, "m1")
-    box.answered(2, 0x58, "")                                      # ESME_RTHROTTLED
+    box.answered(2, 0x58, "")  # ESME_RTHROTTLED
     box.answered(3, 0, "m3")
     assert box.next() is None and outcome(redis_client, "w1", 0) is None
     clock.now += 2.5
@@ -73,7 +74,7 @@ def test_a_refused_sms_fails_for_good(redis_client: redis.Redis) -> None:
     part = box.next()
     assert part is not None
     box.sent(1, part)
-    box.answered(1, 0x0B, "")                                      # ESME_RINVDSTADR
+    box.answered(1, 0x0B, "")  # ESME_RINVDSTADR
     result = outcome(redis_client, "w2", 0)
     assert result is not None and "0x0000000b" in result["error"] and redis_client.llen(INFLIGHT) == 0
 
@@ -87,7 +88,7 @@ def test_after_a_dropped_link_only_the_parts_not_accepted_are_sent_again(redis_c
         box.sent(seq, part)
         clock.now += 0.01
     box.answered(1, 0, "m1")
-    assert box.recover() == 1 and redis_client.llen(QUEUE) == 1   # the link dropped: back in the queue
+    assert box.recover() == 1 and redis_client.llen(QUEUE) == 1  # the link dropped: back in the queue
     indexes = []
     while (part := box.next()) is not None:
         indexes.append(part.index)

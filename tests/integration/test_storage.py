@@ -1,4 +1,5 @@
 """Storage on a real SQL database: migrations, idempotent requests, privacy of lookups, the outbox."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,6 +8,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from dialogs.ids import parse_tracking_number
+from dialogs.request import ConfirmedRequest
 from sms_gateway.jobs import new_tracking_number
 from storage import repository
 from storage.db import make_engine, session_factory, upgrade
@@ -15,11 +17,22 @@ from storage.models import OutboundMessage, Request
 NOW = datetime(2026, 11, 26, 9, 0)
 
 
-def payload(dialog_id: str = "SM1", mobile: str = "+989121234567") -> dict:
-    return {"dialog_id": dialog_id, "bill_id": "1234567804121", "national_id": "0012345679", "mobile": mobile,
-            "readings": {"mid": "04620"}, "reading_date": "2026-11-26", "description": "کنتور حیاط",
-            "receipt_reference": "123456", "attachments": [{"url": "http://x/1", "content_type": "image/jpeg"}],
-            "language": "fa", "confirmed_at": "2026-11-26T12:30:00+03:30"}
+def payload(dialog_id: str = "SM1", mobile: str = "+989121234567") -> ConfirmedRequest:
+    return ConfirmedRequest.from_json(
+        {
+            "dialog_id": dialog_id,
+            "bill_id": "1234567804121",
+            "national_id": "0012345679",
+            "mobile": mobile,
+            "readings": {"mid": "04620"},
+            "reading_date": "2026-11-26",
+            "description": "کنتور حیاط",
+            "receipt_reference": "123456",
+            "attachments": [{"url": "http://x/1", "content_type": "image/jpeg"}],
+            "language": "fa",
+            "confirmed_at": "2026-11-26T12:30:00+03:30",
+        }
+    )
 
 
 @pytest.fixture()
@@ -50,6 +63,7 @@ def test_a_request_is_stored_once_per_dialog(db) -> None:
         assert row.readings == {"mid": "04620"} and row.description == "کنتور حیاط"
         assert row.attachments[0]["content_type"] == "image/jpeg"
         assert [h.status for h in row.history] == ["received"]
+        assert repository.request_of(row) == payload()  # every field of the request comes back
 
 
 def test_tracking_numbers_are_checked_and_not_sequential(db) -> None:
@@ -59,7 +73,7 @@ def test_tracking_numbers_are_checked_and_not_sequential(db) -> None:
             row, _ = repository.store_request(s, payload(f"SM{i}"), new_tracking_number, NOW)
             numbers.append(row.tracking_number)
     assert all(len(n) == 12 and parse_tracking_number(n) == n for n in numbers)
-    gaps = {int(b) - int(a) for a, b in zip(numbers, numbers[1:])}
+    gaps = {int(b) - int(a) for a, b in zip(numbers, numbers[1:], strict=False)}
     assert len(set(numbers)) == 20 and len(gaps) > 1
 
 

@@ -6,43 +6,101 @@ session never corrupted (it loads, and the next valid answer still works).
 Examples per step: the hypothesis profile `kontor-ci` (under CI=true: 2,000 a step, 16,000 in all, about four
 minutes on 2 cores), else `kontor-dev` (200 a step); HYPOTHESIS_PROFILE picks one explicitly.
 """
+
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialogs.steps import HANDLERS
+from dialogs.steps import STEP
 from dialogs.text import normalize, script_of
 from sms_gateway import optout
 from sms_gateway.runtime import catalogue
-from tests.faults.harness import Hook, flush, replies, running_hook, settings_for
+from tests.support.hook import Hook, flush, replies, running_hook, settings_for
 
-settings.register_profile("kontor-ci", max_examples=2000, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("kontor-dev", max_examples=200, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "kontor-ci",
+    max_examples=2000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "kontor-dev",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # CI (CI=true) runs 2,000 examples per step, 16,000 in all; a developer's `make test` runs 200 per step.
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "kontor-ci" if os.environ.get("CI") else "kontor-dev")
 
 CAT = catalogue()
 PHONE = "+989121234567"
-PATH = {"bill": "1234567804121", "nid": "0012345679", "reading": "04620", "date": "0", "desc": "0",
-        "receipt": "0", "confirm": "2"}
+PATH = {
+    "bill": "1234567804121",
+    "nid": "0012345679",
+    "reading": "04620",
+    "date": "0",
+    "desc": "0",
+    "receipt": "0",
+    "confirm": "2",
+}
 ORDER = ["none", "bill", "nid", "reading", "date", "desc", "receipt", "confirm"]
 PERSIAN = re.compile("[\u0600-\u06ff]")
 
-NASTY = ["", " ", "\x00", "\r\n", "\u200f\u202e1234\u202c", "\u200c", "\ufeff", "🙂" * 50, "' OR 1=1; --",
-         "'); DROP TABLE requests; --", "<script>alert(1)</script>", "<?xml version='1.0'?><!DOCTYPE x>",
-         "]]><Message>x</Message>", "{{7*7}}", "${jndi:ldap://x}", "%s%s%n", "\\x00", "null", "NaN", "-1",
-         "99999999999999999999999", "۱۴۰۵/۱۳/۴۵", "١٢٣٤٥٦", "0" * 400, "9" * 1600, "ي ك ى", "ـــ", "1", "2",
-         "0", "READ", "قرائت", "HELP", "راهنما", "CANCEL", "لغو", "EN", "FA", "INQUIRE", "پیگیری 123",
-         "INQUIRE 516700544744", "STOP", "START", "لغو عضویت", "عضویت", "stop please"]
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "\r\n",
+    "\u200f\u202e1234\u202c",
+    "\u200c",
+    "\ufeff",
+    "🙂" * 50,
+    "' OR 1=1; --",
+    "'); DROP TABLE requests; --",
+    "<script>alert(1)</script>",
+    "<?xml version='1.0'?><!DOCTYPE x>",
+    "]]><Message>x</Message>",
+    "{{7*7}}",
+    "${jndi:ldap://x}",
+    "%s%s%n",
+    "\\x00",
+    "null",
+    "NaN",
+    "-1",
+    "99999999999999999999999",
+    "۱۴۰۵/۱۳/۴۵",
+    "١٢٣٤٥٦",
+    "0" * 400,
+    "9" * 1600,
+    "ي ك ى",
+    "ـــ",
+    "1",
+    "2",
+    "0",
+    "READ",
+    "قرائت",
+    "HELP",
+    "راهنما",
+    "CANCEL",
+    "لغو",
+    "EN",
+    "FA",
+    "INQUIRE",
+    "پیگیری 123",
+    "INQUIRE 516700544744",
+    "STOP",
+    "START",
+    "لغو عضویت",
+    "عضویت",
+    "stop please",
+]
 BODIES = st.one_of(
     st.text(max_size=160),
     st.text(st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "Nd", "So", "Lo"]), max_size=80),
@@ -59,8 +117,15 @@ def fuzz_hook(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
     """One app for the whole file; limits high enough that the fuzzing itself is not rate limited."""
     flush(redis_server)
     folder = tmp_path_factory.mktemp("fuzz")
-    with running_hook(settings_for(folder, redis_server, limits__per_phone_per_minute=10**9,
-                                   limits__global_per_second=10**9, limits__inquire_per_hour=10**9)) as hook:
+    with running_hook(
+        settings_for(
+            folder,
+            redis_server,
+            limits__per_phone_per_minute=10**9,
+            limits__global_per_second=10**9,
+            limits__inquire_per_hour=10**9,
+        )
+    ) as hook:
         yield hook
 
 
@@ -74,7 +139,7 @@ def snapshots(fuzz_hook: Hook) -> dict[tuple[str, str], bytes | None]:
         kept[("none", lang)] = None
         fuzz_hook.sms(PHONE, start)
         for step in ORDER[1:]:
-            assert fuzz_hook.services.sessions.peek(PHONE).dialog["step"] == step
+            assert fuzz_hook.services.sessions.peek(PHONE).dialog.step == step
             kept[(step, lang)] = fuzz_hook.services.redis.get(key)
             if step != "confirm":
                 fuzz_hook.sms(PHONE, PATH[step])
@@ -107,12 +172,12 @@ def still_works(hook: Hook) -> None:
     if stored.dialog is None:
         assert hook.sms(PHONE, "READ") == [CAT.text("ask_bill", "en")]
         return
-    step = stored.dialog["step"]
-    assert step in HANDLERS and stored.dialog["lang"] in ("fa", "en")
+    step = stored.dialog.step
+    assert step in STEP and stored.dialog.language in ("fa", "en")
     answer = PATH.get(step, "0")
     assert hook.sms(PHONE, answer), step
     after = hook.services.sessions.peek(PHONE).dialog
-    assert after is not None and after["step"] != step, (step, answer, after)
+    assert after is not None and after.step != step, (step, answer, after)
 
 
 def check(hook: Hook, snapshots: dict, step: str, lang: str, body: str, drop: set[str]) -> None:

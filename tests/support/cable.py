@@ -1,4 +1,5 @@
 """A TCP relay on loopback that the tests can cut: a link that drops the way a network does (no unbind)."""
+
 from __future__ import annotations
 
 import contextlib

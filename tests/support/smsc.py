@@ -5,6 +5,7 @@ new sequence number, until Kontor answers deliver_sm_resp OK (across a dropped l
 (or refuses the next ones with a status given), reassembles concatenated MT parts, and sends delivery receipts.
 Its encoding and reassembly are written here on purpose, independently of Kontor's codec.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,13 +22,14 @@ from smpplib.gsm import GSM_CHARACTER_TABLE, gsm_encode
 from tests.support.cable import Cable
 from tests.support.stack import free_port
 
-SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM = 0x020C, 0x020E, 0x020F   # SMPP 3.4 TLV tags
+SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM = 0x020C, 0x020E, 0x020F  # SMPP 3.4 TLV tags
 ESME_RSYSERR, ESME_RTHROTTLED = 0x08, 0x58
 
 
 @dataclass
 class Mt:
     """A message Kontor submitted, its parts joined."""
+
     to: str
     text: str
     data_coding: int
@@ -55,18 +57,20 @@ def mo_parts(text: str, per_part: int | None, udh16: bool, sar: bool, ref: int) 
     except UnicodeError:
         coding, encoded, unit = 8, text.encode("utf-16-be"), 2
     size = (per_part or len(encoded)) * unit
-    chunks = [encoded[i:i + size] for i in range(0, len(encoded), size)] or [b""]
+    chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)] or [b""]
     if len(chunks) == 1:
         return coding, [{"short_message": chunks[0]}]
     total, fields = len(chunks), []
     for seq, chunk in enumerate(chunks, 1):
         if sar:
-            tlvs = [smpp34.Tlv(SAR_MSG_REF_NUM, ref.to_bytes(2, "big")),
-                    smpp34.Tlv(SAR_TOTAL_SEGMENTS, bytes([total])),
-                    smpp34.Tlv(SAR_SEGMENT_SEQNUM, bytes([seq]))]
+            tlvs = [
+                smpp34.Tlv(SAR_MSG_REF_NUM, ref.to_bytes(2, "big")),
+                smpp34.Tlv(SAR_TOTAL_SEGMENTS, bytes([total])),
+                smpp34.Tlv(SAR_SEGMENT_SEQNUM, bytes([seq])),
+            ]
             fields.append({"short_message": chunk, "tlvs": tlvs})
         else:
-            header = (bytes([6, 8, 4]) + ref.to_bytes(2, "big") if udh16 else bytes([5, 0, 3, ref & 0xFF]))
+            header = bytes([6, 8, 4]) + ref.to_bytes(2, "big") if udh16 else bytes([5, 0, 3, ref & 0xFF])
             fields.append({"short_message": header + bytes([total, seq]) + chunk, "esm_class": 0x40})
     return coding, fields
 
@@ -81,7 +85,7 @@ class Smsc:
         self.thread = threading.Thread(target=self.loop.run_forever, name="smsc", daemon=True)
         self.esmes: dict[str, smpp34.Esme] = {}
         self.submits: list[dict[str, Any]] = []
-        self.refuse: list[int] = []          # command_status for the next submit_sm, one each
+        self.refuse: list[int] = []  # command_status for the next submit_sm, one each
         self.receipts = True
         self.binds = 0
         self.ids = itertools.count(1)
@@ -157,15 +161,31 @@ class Smsc:
                 ev.reject(self.refuse.pop(0))
                 return
             message_id = f"sim{next(self.ids)}"
-            self.submits.append({"to": ev.destination_addr, "from": ev.source_addr, "esm_class": ev.esm_class,
-                                 "data_coding": ev.data_coding, "short_message": ev.short_message, "id": message_id})
+            self.submits.append(
+                {
+                    "to": ev.destination_addr,
+                    "from": ev.source_addr,
+                    "esm_class": ev.esm_class,
+                    "data_coding": ev.data_coding,
+                    "short_message": ev.short_message,
+                    "id": message_id,
+                }
+            )
         ev.accept(message_id=message_id)
         esme = self.esmes.get(ev.session_id)
         if self.receipts and esme is not None:
             text = f"id:{message_id} sub:001 dlvrd:001 submit date:2611290900 done date:2611290900 stat:DELIVRD err:000"
-            asyncio.ensure_future(self._deliver_until_ok(
-                {"destination_addr": ev.source_addr, "source_addr": ev.destination_addr, "esm_class": 0x04,
-                 "short_message": text.encode()}, 30))
+            asyncio.ensure_future(
+                self._deliver_until_ok(
+                    {
+                        "destination_addr": ev.source_addr,
+                        "source_addr": ev.destination_addr,
+                        "esm_class": 0x04,
+                        "short_message": text.encode(),
+                    },
+                    30,
+                )
+            )
 
     async def _deliver_until_ok(self, fields: dict[str, Any], timeout: float) -> int:
         """deliver_sm again (new sequence number) until an ESME answers OK: an SMSC redelivers what was not acked."""
@@ -187,13 +207,29 @@ class Smsc:
         attempts: int = self._call(self._deliver_until_ok(fields, timeout), timeout + 5)
         return attempts
 
-    def mo(self, sender: str, text: str, to: str = "3000", per_part: int | None = None, udh16: bool = False,
-           sar: bool = False, ref: int = 42) -> None:
+    def mo(
+        self,
+        sender: str,
+        text: str,
+        to: str = "3000",
+        per_part: int | None = None,
+        udh16: bool = False,
+        sar: bool = False,
+        ref: int = 42,
+    ) -> None:
         """A phone's message, in parts when per_part is given (UDH 8- or 16-bit reference, or SAR TLVs)."""
         coding, parts = mo_parts(text, per_part, udh16, sar, ref)
         for part in parts:
-            self.deliver({"source_addr": sender, "destination_addr": to, "source_addr_ton": 1, "source_addr_npi": 1,
-                          "data_coding": coding, **part})
+            self.deliver(
+                {
+                    "source_addr": sender,
+                    "destination_addr": to,
+                    "source_addr_ton": 1,
+                    "source_addr_npi": 1,
+                    "data_coding": coding,
+                    **part,
+                }
+            )
 
     def messages(self, to: str | None = None) -> list[Mt]:
         """Every message submitted so far (to one number), parts joined by their UDH reference."""

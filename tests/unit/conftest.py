@@ -1,6 +1,8 @@
 """Shared helpers for the dialog unit tests: the rules, the demo meters and a `Phone` that walks a conversation."""
+
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 from datetime import datetime, timedelta
@@ -10,7 +12,20 @@ from typing import Any
 import pytest
 
 import dialogs
-from dialogs import Inbound, Media, Meter, Register, Rules
+from dialogs import (
+    BillLookup,
+    ConfirmedRequest,
+    Effect,
+    FinishRequest,
+    Inbound,
+    Media,
+    Meter,
+    Query,
+    Register,
+    RequestStatus,
+    Rules,
+    Session,
+)
 from dialogs.catalogue import Catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,27 +42,48 @@ SINGLE = "1234567804121"
 TOU = "2345678904125"
 INDUSTRIAL = "3456789004123"
 SINGLE_2 = "4567890104120"
-WATER_BILL = "1234567804113"      # checksum-valid, service digit 1 (water)
-UNKNOWN_BILL = "9876543204124"    # checksum-valid electricity bill that the subscriber system does not know
+WATER_BILL = "1234567804113"  # checksum-valid, service digit 1 (water)
+UNKNOWN_BILL = "9876543204124"  # checksum-valid electricity bill that the subscriber system does not know
 NID = "0012345679"
 NID_2 = "1234567891"
-TRACKING = "140509050012"         # Damm-valid 12 digits
+TRACKING = "140509050012"  # Damm-valid 12 digits
 TRACKING_2 = "140509050020"
 
 METERS: dict[str, Meter] = {
     SINGLE: Meter(SINGLE, "single", (Register("mid", 5, 0, "04512"),), LAST_DATE, daily_kwh=7),
-    TOU: Meter(TOU, "tou", (Register("peak", 6, 0, "004000"), Register("low", 6, 0, "012000"),
-                            Register("mid", 6, 0, "023000")), LAST_DATE, daily_kwh=10),
-    INDUSTRIAL: Meter(INDUSTRIAL, "industrial", (
-        Register("low", 6, 0, "100000"), Register("mid", 6, 0, "200000"), Register("peak", 6, 0, "050000"),
-        Register("reactive", 6, 0, "080000"), Register("friday", 6, 0, "010000"),
-        Register("demand", 3, 2, "120")), LAST_DATE, multiplier=40, contract_kw=150, daily_kwh=1300),
+    TOU: Meter(
+        TOU,
+        "tou",
+        (Register("peak", 6, 0, "004000"), Register("low", 6, 0, "012000"), Register("mid", 6, 0, "023000")),
+        LAST_DATE,
+        daily_kwh=10,
+    ),
+    INDUSTRIAL: Meter(
+        INDUSTRIAL,
+        "industrial",
+        (
+            Register("low", 6, 0, "100000"),
+            Register("mid", 6, 0, "200000"),
+            Register("peak", 6, 0, "050000"),
+            Register("reactive", 6, 0, "080000"),
+            Register("friday", 6, 0, "010000"),
+            Register("demand", 3, 2, "120"),
+        ),
+        LAST_DATE,
+        multiplier=40,
+        contract_kw=150,
+        daily_kwh=1300,
+    ),
     SINGLE_2: Meter(SINGLE_2, "single", (Register("mid", 5, 0, "30500"),), LAST_DATE, daily_kwh=8),
 }
 
 # Registers of each demo meter in service-card order (low, mid, peak, reactive, friday, demand).
-CARD_ORDER = {SINGLE: ["mid"], TOU: ["low", "mid", "peak"],
-              INDUSTRIAL: ["low", "mid", "peak", "reactive", "friday", "demand"], SINGLE_2: ["mid"]}
+CARD_ORDER = {
+    SINGLE: ["mid"],
+    TOU: ["low", "mid", "peak"],
+    INDUSTRIAL: ["low", "mid", "peak", "reactive", "friday", "demand"],
+    SINGLE_2: ["mid"],
+}
 
 
 def t(key: str, lang: str = "fa", **params: Any) -> str:
@@ -58,28 +94,37 @@ def t(key: str, lang: str = "fa", **params: Any) -> str:
 class Phone:
     """One subscriber's handset talking to the pure dialog: holds the session and a fake clock, answers queries."""
 
-    def __init__(self, sender: str = "+989121234567", *, now: datetime = START,
-                 meters: dict[str, Meter] | None = None,
-                 statuses: dict[str, list[dict[str, str]]] | None = None, rules: Rules = RULES) -> None:
+    def __init__(
+        self,
+        sender: str = "+989121234567",
+        *,
+        now: datetime = START,
+        meters: dict[str, Meter] | None = None,
+        statuses: dict[str, list[dict[str, str]]] | None = None,
+        rules: Rules = RULES,
+    ) -> None:
         self.sender = sender
         self.now = now
         self.meters = METERS if meters is None else meters
         # status lookups: key = tracking number, or "*" + phone for "all my requests"
         self.statuses = statuses or {}
         self.rules = rules
-        self.session: dict[str, Any] | None = None
-        self.effects: list[dict[str, Any]] = []
-        self.queries: list[dict[str, Any]] = []
+        self.session: Session | None = None
+        self.effects: list[Effect] = []
+        self.queries: list[Query] = []
         self.last_replies: list[str] = []
         self._n = 0
 
     @property
     def step(self) -> str | None:
-        return self.session["step"] if self.session else None
+        return self.session.step if self.session else None
 
     @property
     def answers(self) -> dict[str, Any]:
-        return self.session["answers"] if self.session else {}
+        """The answers given so far (those not given left out), as a dict that is easy to compare."""
+        if self.session is None:
+            return {}
+        return {k: v for k, v in dataclasses.asdict(self.session.answers).items() if v}
 
     def wait(self, minutes: float) -> None:
         self.now += timedelta(minutes=minutes)
@@ -101,16 +146,18 @@ class Phone:
         self.last_replies = replies
         return replies
 
-    def answer(self, query: dict[str, Any]) -> Any:
-        if query["kind"] == "bill":
-            meter = self.meters.get(query["bill_id"])
-            return meter.to_session() if meter else None
-        assert query["kind"] == "status", query
-        key = query["tracking"] or "*" + query["phone"]
-        return list(self.statuses.get(key, []))
+    def answer(self, query: Query) -> Meter | list[RequestStatus] | None:
+        if isinstance(query, BillLookup):
+            return self.meters.get(query.bill_id)
+        key = query.tracking or "*" + query.phone
+        return [RequestStatus(**row) for row in self.statuses.get(key, [])]
+
+    def confirmed(self) -> list[ConfirmedRequest]:
+        return [e.request for e in self.effects if isinstance(e, FinishRequest)]
 
     def finished(self) -> list[dict[str, Any]]:
-        return [e["request"] for e in self.effects if e["type"] == "finish_request"]
+        """The confirmed requests as the finishing job receives them (ConfirmedRequest.to_json())."""
+        return [request.to_json() for request in self.confirmed()]
 
 
 @pytest.fixture(scope="session")

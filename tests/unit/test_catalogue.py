@@ -1,4 +1,5 @@
 """The message catalogue: both languages complete, and every message short enough for a basic phone's SMS."""
+
 from __future__ import annotations
 
 import math
@@ -32,19 +33,21 @@ def segments(text: str) -> int:
 
 # ---------------------------------------------------------------- the counter itself
 
+
 def test_segment_counter():
     assert segments("a" * 160) == 1 and segments("a" * 161) == 2 and segments("a" * 306) == 2
     assert segments("a" * 307) == 3
-    assert sms_length("[a]") == ("gsm", 5)                     # extension chars cost two septets
+    assert sms_length("[a]") == ("gsm", 5)  # extension chars cost two septets
     assert segments("{" * 80) == 1 and segments("{" * 81) == 2
     assert sms_length("سلام") == ("ucs2", 4)
     assert segments("س" * 70) == 1 and segments("س" * 71) == 2 and segments("س" * 135) == 3
-    assert sms_length("a😀") == ("ucs2", 3)                    # astral chars are two UTF-16 units
-    assert sms_length("ç")[0] == "ucs2"                        # lower-case c-cedilla is not in GSM-7
+    assert sms_length("a😀") == ("ucs2", 3)  # astral chars are two UTF-16 units
+    assert sms_length("ç")[0] == "ucs2"  # lower-case c-cedilla is not in GSM-7
     assert sms_length("Ç")[0] == "gsm"
 
 
 # ---------------------------------------------------------------- completeness
+
 
 def test_every_message_in_both_languages(rules):
     cat = rules.catalogue
@@ -63,10 +66,27 @@ def test_placeholders_match_between_languages(rules):
 
 
 def test_every_error_code_the_code_raises_has_a_message(rules):
-    codes = {"digits", "bill_format", "bill_checksum", "bill_not_electricity", "bill_unknown", "nid_format",
-             "nid_checksum", "nid_same_digits", "reading_length", "demand", "date_format", "date_not_exist",
-             "date_future", "date_before_last", "receipt", "desc_long", "confirm", "tracking_format",
-             "tracking_checksum"}
+    codes = {
+        "digits",
+        "bill_format",
+        "bill_checksum",
+        "bill_not_electricity",
+        "bill_unknown",
+        "nid_format",
+        "nid_checksum",
+        "nid_same_digits",
+        "reading_length",
+        "demand",
+        "date_format",
+        "date_not_exist",
+        "date_future",
+        "date_before_last",
+        "receipt",
+        "desc_long",
+        "confirm",
+        "tracking_format",
+        "tracking_checksum",
+    }
     for code in codes:
         assert f"err_{code}" in rules.catalogue.messages, code
     for step in ("bill", "nid", "date", "desc", "receipt"):
@@ -98,6 +118,7 @@ def test_yaml_has_no_duplicate_keys(kit):
 
 # ---------------------------------------------------------------- realistic fills and segment counts
 
+
 def longest(values):
     return max(values, key=lambda v: sms_length(v)[1])
 
@@ -107,11 +128,20 @@ def fill(rules, key: str, lang: str) -> list[str]:
     cat = rules.catalogue
     reg = longest([cat.register(n, lang) for n in cat.registers])
     params = {
-        "register": reg, "digits": "6", "last": "023000", "bill": "3456789004123", "nid4": "5679",
-        "tracking": "140509050012", "service": longest([cat.service(n, lang) for n in cat.services]),
-        "max": str(rules.description_max), "date": "1405/09/05",
+        "register": reg,
+        "digits": "6",
+        "last": "023000",
+        "bill": "3456789004123",
+        "nid4": "5679",
+        "tracking": "140509050012",
+        "service": longest([cat.service(n, lang) for n in cat.services]),
+        "max": str(rules.description_max),
+        "date": "1405/09/05",
         "status": longest([cat.status(n, lang) for n in cat.statuses]),
-        "value": "012345", "kwh": "1234560", "amount": "123,456,000", "payment_id": "1234567890123",
+        "value": "012345",
+        "kwh": "1234560",
+        "amount": "123,456,000",
+        "payment_id": "1234567890123",
         "reason": longest([cat.text(k, lang) for k in cat.messages if k.startswith("reason_")] or [""]),
     }
     if key == "err_date_before_last":
@@ -136,8 +166,9 @@ DEMO_READINGS = {
 
 def summary_for(rules, lang: str, meter: str) -> str:
     cat = rules.catalogue
-    readings = "\n".join(f"{cat.register(n, lang)} {'999.99' if n == 'demand' else '999999'}"
-                         for n in DEMO_READINGS[meter])
+    readings = "\n".join(
+        f"{cat.register(n, lang)} {'999.99' if n == 'demand' else '999999'}" for n in DEMO_READINGS[meter]
+    )
     return cat.text("summary", lang, bill="3456789004123", nid4="5679", readings=readings, date="1405/09/05")
 
 
@@ -157,15 +188,30 @@ def test_every_prompt_fits_one_segment(rules, lang):
 
 # Which question follows each error in the same reply (steps.answer: error + "\n" + prompt).
 ERROR_PROMPTS = {
-    "err_digits": ["ask_reading"], "err_bill_format": ["ask_bill"], "err_bill_checksum": ["ask_bill"],
-    "err_bill_not_electricity": ["ask_bill"], "err_bill_unknown": ["ask_bill"], "err_nid_format": ["ask_nid"],
-    "err_nid_checksum": ["ask_nid"], "err_nid_same_digits": ["ask_nid"], "err_reading_length": ["ask_reading"],
-    "err_demand": ["ask_demand"], "err_date_format": ["ask_date"], "err_date_not_exist": ["ask_date"],
-    "err_date_future": ["ask_date"], "err_date_before_last": ["ask_date"], "err_receipt": ["ask_receipt"],
-    "err_desc_long": ["ask_desc"], "err_confirm": ["summary"],
-    "err_too_high": ["ask_reading"], "err_demand_high": ["ask_demand"], "err_date_implausible": ["ask_date"],
-    "err_receipt_required": ["ask_receipt"], "err_card_required": ["ask_card"],
-    "err_tracking_format": [], "err_tracking_checksum": [],  # sent alone
+    "err_digits": ["ask_reading"],
+    "err_bill_format": ["ask_bill"],
+    "err_bill_checksum": ["ask_bill"],
+    "err_bill_not_electricity": ["ask_bill"],
+    "err_bill_unknown": ["ask_bill"],
+    "err_nid_format": ["ask_nid"],
+    "err_nid_checksum": ["ask_nid"],
+    "err_nid_same_digits": ["ask_nid"],
+    "err_reading_length": ["ask_reading"],
+    "err_demand": ["ask_demand"],
+    "err_date_format": ["ask_date"],
+    "err_date_not_exist": ["ask_date"],
+    "err_date_future": ["ask_date"],
+    "err_date_before_last": ["ask_date"],
+    "err_receipt": ["ask_receipt"],
+    "err_desc_long": ["ask_desc"],
+    "err_confirm": ["summary"],
+    "err_too_high": ["ask_reading"],
+    "err_demand_high": ["ask_demand"],
+    "err_date_implausible": ["ask_date"],
+    "err_receipt_required": ["ask_receipt"],
+    "err_card_required": ["ask_card"],
+    "err_tracking_format": [],
+    "err_tracking_checksum": [],  # sent alone
 }
 
 

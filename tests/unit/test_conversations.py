@@ -1,14 +1,16 @@
 """Whole conversations through the pure dialog: golden transcripts, every wrong answer, keywords, media, expiry."""
+
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dialogs import Media
+from dialogs import Attachment, BillLookup, ConfirmedRequest, Media, StatusLookup
 from dialogs.text import normalize
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -21,8 +23,10 @@ CARD = Media("https://media.example/MM2/card.jpg", "image/jpeg")
 
 # ---------------------------------------------------------------- helpers
 
+
 def reading_prompt(kit, bill: str, index: int, lang: str = "fa") -> str:
-    name, digits, _, last = kit.METERS[bill].to_session()["regs"][index]
+    reg = kit.METERS[bill].in_card_order().registers[index]
+    name, digits, last = reg.name, reg.digits, reg.last
     if name == "demand":
         return kit.t("ask_demand", lang, last=last)
     return kit.t("ask_reading", lang, register=kit.CAT.register(name, lang), digits=digits, last=last)
@@ -48,11 +52,10 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
     if step == "nid":
         return
     phone.send(kit.NID)
-    regs = kit.METERS[bill].to_session()["regs"]
-    for i, (name, digits, decimals, last) in enumerate(regs):
+    for i, reg in enumerate(kit.METERS[bill].in_card_order().registers):
         if step == "reading" and i == reading_index:
             return
-        phone.send(str(int(last) + 5).zfill(digits) if name != "demand" else "98.5")
+        phone.send(str(int(reg.last) + 5).zfill(reg.digits) if reg.name != "demand" else "98.5")
     if step == "date":
         return
     phone.send("1405/09/01")
@@ -67,27 +70,38 @@ def walk_to(kit, phone, step: str, bill: str | None = None, lang: str = "fa", re
 
 # ---------------------------------------------------------------- golden transcripts
 
+
 def test_golden_single_rate_persian(kit):
     phone = kit.Phone()
     say(phone, "قرائت", kit.t("ask_bill"))
-    assert phone.session["step"] == "bill" and phone.session["lang"] == "fa"
+    assert phone.session.step == "bill" and phone.session.language == "fa"
     say(phone, "۱۲۳۴۵۶۷۸۰۴۱۲۱", kit.t("ask_nid"))
-    assert phone.queries == [{"kind": "bill", "bill_id": kit.SINGLE}]
+    assert phone.queries == [BillLookup(kit.SINGLE)]
     say(phone, "۰۰۱۲۳۴۵۶۷۹", reading_prompt(kit, kit.SINGLE, 0))
     say(phone, "۰۴۶۰۰", kit.t("ask_date"))
     say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
     say(phone, "کنتور در حیاط است", kit.t("ask_receipt"))
     say(phone, "۱۲۳۴۵۶۷۸", summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "04600"}, "1405/09/01"))
-    assert phone.session["step"] == "confirm"
+    assert phone.session.step == "confirm"
     say(phone, "۱", kit.t("confirmed"))
     assert phone.session is None
     [request] = phone.finished()
     assert request == {
-        "bill_id": kit.SINGLE, "national_id": kit.NID, "readings": {"mid": "04600"},
-        "reading_date": "2026-11-22", "description": "کنتور در حیاط است", "receipt_reference": "12345678",
-        "attachments": [], "mobile": phone.sender, "dialog_id": "SM0001", "language": "fa",
-        "registers": ["mid"], "confirmed_at": "2026-11-26T10:00:00",
+        "bill_id": kit.SINGLE,
+        "national_id": kit.NID,
+        "readings": {"mid": "04600"},
+        "reading_date": "2026-11-22",
+        "description": "کنتور در حیاط است",
+        "receipt_reference": "12345678",
+        "attachments": [],
+        "mobile": phone.sender,
+        "dialog_id": "SM0001",
+        "language": "fa",
+        "registers": ["mid"],
+        "confirmed_at": "2026-11-26T10:00:00",
+        "wraps": [],
     }
+    assert ConfirmedRequest.from_json(request) == phone.confirmed()[0]  # the RQ job argument reads back whole
 
 
 def test_golden_time_of_use_persian_arabic_digits(kit):
@@ -103,8 +117,11 @@ def test_golden_time_of_use_persian_arabic_digits(kit):
     say(phone, "٠٠٤٢٠٠", kit.t("ask_date"))
     say(phone, "۰", kit.t("ask_desc"))
     say(phone, "۰", kit.t("ask_receipt"))
-    say(phone, "۰", summary(kit, "fa", kit.TOU, kit.NID_2,
-                            {"low": "012500", "mid": "023900", "peak": "004200"}, "1405/09/05"))
+    say(
+        phone,
+        "۰",
+        summary(kit, "fa", kit.TOU, kit.NID_2, {"low": "012500", "mid": "023900", "peak": "004200"}, "1405/09/05"),
+    )
     say(phone, "١", kit.t("confirmed"))
     [request] = phone.finished()
     assert list(request["readings"]) == kit.CARD_ORDER[kit.TOU]
@@ -126,14 +143,30 @@ def test_golden_industrial_persian_with_demand_decimals(kit):
     for i, text in enumerate(typed):
         expected = reading_prompt(kit, kit.INDUSTRIAL, i + 1) if i + 1 < len(typed) else kit.t("ask_date")
         say(phone, text, expected)
-        assert phone.session["answers"]["readings"][names[i]] == normalize(text)
+        assert phone.session.answers.readings[names[i]] == normalize(text)
     assert reading_prompt(kit, kit.INDUSTRIAL, 5) == kit.t("ask_demand", last="120")
     say(phone, "۱۴۰۵/۰۸/۰۵", kit.t("err_date_implausible") + "\n" + kit.t("ask_date"))  # 1 day: too much use
     say(phone, "۱۴۰۵/۰۹/۰۱", kit.t("ask_desc"))
     say(phone, "۰", kit.t("ask_receipt"))
-    say(phone, "۹۸۷۶۵۴۳۲۱۰۱۲", summary(kit, "fa", kit.INDUSTRIAL, "4987654326", {
-        "low": "100500", "mid": "200900", "peak": "050300", "reactive": "080400", "friday": "010100",
-        "demand": "123.45"}, "1405/09/01"))
+    say(
+        phone,
+        "۹۸۷۶۵۴۳۲۱۰۱۲",
+        summary(
+            kit,
+            "fa",
+            kit.INDUSTRIAL,
+            "4987654326",
+            {
+                "low": "100500",
+                "mid": "200900",
+                "peak": "050300",
+                "reactive": "080400",
+                "friday": "010100",
+                "demand": "123.45",
+            },
+            "1405/09/01",
+        ),
+    )
     say(phone, "۱", kit.t("confirmed"))
     [request] = phone.finished()
     assert list(request["readings"]) == ["low", "mid", "peak", "reactive", "friday", "demand"]
@@ -163,7 +196,7 @@ def test_golden_second_single_rate_persian(kit):
 def test_golden_english(kit):
     phone = kit.Phone()
     say(phone, "READ", kit.t("ask_bill", "en"))
-    assert phone.session["lang"] == "en"
+    assert phone.session.language == "en"
     say(phone, "2345678904125", kit.t("ask_nid", "en"))
     say(phone, "0012345679", kit.t("ask_reading", "en", register="low-load", digits=6, last="012000"))
     say(phone, "12,500", kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
@@ -171,8 +204,11 @@ def test_golden_english(kit):
     say(phone, "4200", kit.t("ask_date", "en"))
     say(phone, "2026-11-20", kit.t("ask_desc", "en"))
     say(phone, "Meter is in the basement", kit.t("ask_receipt", "en"))
-    say(phone, "0", summary(kit, "en", kit.TOU, kit.NID, {"low": "12500", "mid": "023900", "peak": "4200"},
-                            "1405/08/29"))
+    say(
+        phone,
+        "0",
+        summary(kit, "en", kit.TOU, kit.NID, {"low": "12500", "mid": "023900", "peak": "4200"}, "1405/08/29"),
+    )
     say(phone, "1", kit.t("confirmed", "en"))
     [request] = phone.finished()
     assert request["language"] == "en" and request["reading_date"] == "2026-11-20"
@@ -185,28 +221,58 @@ def test_any_digit_script_gives_the_same_request(kit, script):
     conv = SCRIPTS[script]
     phone = kit.Phone()
     phone.send("قرائت")
-    for text in [kit.INDUSTRIAL, kit.NID, "100500", "200,900", "050300", "080400", "010100", "98.5",
-                 "1405/09/02", "0", "12345678"]:
+    for text in [
+        kit.INDUSTRIAL,
+        kit.NID,
+        "100500",
+        "200,900",
+        "050300",
+        "080400",
+        "010100",
+        "98.5",
+        "1405/09/02",
+        "0",
+        "12345678",
+    ]:
         phone.send(text.translate(conv))
     assert phone.step == "confirm", phone.last_replies
     phone.send("1".translate(conv))
     [request] = phone.finished()
-    assert request["readings"] == {"low": "100500", "mid": "200900", "peak": "050300", "reactive": "080400",
-                                   "friday": "010100", "demand": "98.5"}
+    assert request["readings"] == {
+        "low": "100500",
+        "mid": "200900",
+        "peak": "050300",
+        "reactive": "080400",
+        "friday": "010100",
+        "demand": "98.5",
+    }
     assert request["bill_id"] == kit.INDUSTRIAL and request["national_id"] == kit.NID
     assert request["reading_date"] == "2026-11-23" and request["receipt_reference"] == "12345678"
 
 
 # ---------------------------------------------------------------- keywords
 
-@pytest.mark.parametrize("text, lang", [
-    ("READ", "en"), ("read", "en"), ("Read", "en"), ("start", "en"), ("قرائت", "fa"), ("قرایت", "fa"),
-    ("ثبت", "fa"), ("کارکرد", "fa"), ("كاركرد", "fa"), ("\u200fقرائت\u200f", "fa"), ("  READ  ", "en"),
-])
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("READ", "en"),
+        ("read", "en"),
+        ("Read", "en"),
+        ("start", "en"),
+        ("قرائت", "fa"),
+        ("قرایت", "fa"),
+        ("ثبت", "fa"),
+        ("کارکرد", "fa"),
+        ("كاركرد", "fa"),
+        ("\u200fقرائت\u200f", "fa"),
+        ("  READ  ", "en"),
+    ],
+)
 def test_read_keyword_any_script_and_case(kit, text, lang):
     phone = kit.Phone()
     say(phone, text, kit.t("ask_bill", lang))
-    assert phone.session["step"] == "bill" and phone.session["lang"] == lang and phone.session["answers"] == {}
+    assert phone.session.step == "bill" and phone.session.language == lang and phone.answers == {}
 
 
 @pytest.mark.parametrize("text", ["HELP", "help", "Help", "راهنما", "کمک", "كمك"])
@@ -224,21 +290,40 @@ def test_cancel_keyword_variants(kit, text):
     assert phone.session is None and phone.finished() == []
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("INQUIRE", "en"), ("inquire", "en"), ("Status", "en"), ("track", "en"),
-    ("پیگیری", "fa"), ("پيگيري", "fa"), ("وضعیت", "fa"), ("وضعيت", "fa"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("INQUIRE", "en"),
+        ("inquire", "en"),
+        ("Status", "en"),
+        ("track", "en"),
+        ("پیگیری", "fa"),
+        ("پيگيري", "fa"),
+        ("وضعیت", "fa"),
+        ("وضعيت", "fa"),
+    ],
+)
 def test_inquire_alone_asks_for_the_phones_requests(kit, text, lang):
-    phone = kit.Phone(statuses={"*+989121234567": [
-        {"tracking_number": kit.TRACKING, "status": "under_review", "updated_jalali": "1405/09/04"},
-        {"tracking_number": kit.TRACKING_2, "status": "bill_issued", "updated_jalali": "1405/09/05"},
-    ]})
+    phone = kit.Phone(
+        statuses={
+            "*+989121234567": [
+                {"tracking_number": kit.TRACKING, "status": "under_review", "updated_jalali": "1405/09/04"},
+                {"tracking_number": kit.TRACKING_2, "status": "bill_issued", "updated_jalali": "1405/09/05"},
+            ]
+        }
+    )
     replies = phone.send(text)
-    assert phone.queries == [{"kind": "status", "phone": phone.sender, "tracking": None, "lang": lang}]
-    lines = "\n".join([
-        kit.t("status", lang, tracking=kit.TRACKING, status=kit.CAT.status("under_review", lang), date="1405/09/04"),
-        kit.t("status", lang, tracking=kit.TRACKING_2, status=kit.CAT.status("bill_issued", lang), date="1405/09/05"),
-    ])
+    assert phone.queries == [StatusLookup(phone.sender, None, lang)]
+    lines = "\n".join(
+        [
+            kit.t(
+                "status", lang, tracking=kit.TRACKING, status=kit.CAT.status("under_review", lang), date="1405/09/04"
+            ),
+            kit.t(
+                "status", lang, tracking=kit.TRACKING_2, status=kit.CAT.status("bill_issued", lang), date="1405/09/05"
+            ),
+        ]
+    )
     assert replies == [kit.t("status_list", lang, lines=lines)]
     assert phone.session is None
 
@@ -246,25 +331,30 @@ def test_inquire_alone_asks_for_the_phones_requests(kit, text, lang):
 def test_inquire_alone_with_no_requests(kit):
     phone = kit.Phone()
     say(phone, "پیگیری", kit.t("no_requests"))
-    assert phone.queries[0]["tracking"] is None
+    assert phone.queries[0].tracking is None
 
 
 def test_inquire_with_tracking_number(kit):
-    phone = kit.Phone(statuses={kit.TRACKING: [
-        {"tracking_number": kit.TRACKING, "status": "received", "updated_jalali": "1405/09/05"}]})
-    say(phone, "پیگیری ۱۴۰۵۰۹۰۵۰۰۱۲",
-        kit.t("status", tracking=kit.TRACKING, status="دریافت شد", date="1405/09/05"))
-    assert phone.queries == [{"kind": "status", "phone": phone.sender, "tracking": kit.TRACKING, "lang": "fa"}]
+    phone = kit.Phone(
+        statuses={
+            kit.TRACKING: [{"tracking_number": kit.TRACKING, "status": "received", "updated_jalali": "1405/09/05"}]
+        }
+    )
+    say(phone, "پیگیری ۱۴۰۵۰۹۰۵۰۰۱۲", kit.t("status", tracking=kit.TRACKING, status="دریافت شد", date="1405/09/05"))
+    assert phone.queries == [StatusLookup(phone.sender, kit.TRACKING, "fa")]
     say(phone, "INQUIRE " + kit.TRACKING_2, kit.t("not_found", "en"))
 
 
-@pytest.mark.parametrize("text, key, lang", [
-    ("INQUIRE 12345", "err_tracking_format", "en"),
-    ("inquire 1405090500123456", "err_tracking_format", "en"),
-    ("INQUIRE 140509050013", "err_tracking_checksum", "en"),
-    ("پیگیری ۱۴۰۵۰۹۰۵۰۰۱۳", "err_tracking_checksum", "fa"),
-    ("پیگیری abc", "err_tracking_format", "fa"),
-])
+@pytest.mark.parametrize(
+    "text, key, lang",
+    [
+        ("INQUIRE 12345", "err_tracking_format", "en"),
+        ("inquire 1405090500123456", "err_tracking_format", "en"),
+        ("INQUIRE 140509050013", "err_tracking_checksum", "en"),
+        ("پیگیری ۱۴۰۵۰۹۰۵۰۰۱۳", "err_tracking_checksum", "fa"),
+        ("پیگیری abc", "err_tracking_format", "fa"),
+    ],
+)
 def test_inquire_with_malformed_tracking_number(kit, text, key, lang):
     phone = kit.Phone()
     say(phone, text, kit.t(key, lang))
@@ -274,21 +364,29 @@ def test_inquire_with_malformed_tracking_number(kit, text, key, lang):
 def test_inquire_mid_dialog_keeps_the_dialog(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "date")
-    before = copy.deepcopy(phone.session["answers"])
+    before = copy.deepcopy(phone.answers)
     say(phone, "پیگیری", kit.t("no_requests"))
     assert phone.step == "date" and phone.answers == before
 
 
 # ---------------------------------------------------------------- HELP, CANCEL, language at every step
 
-STEPS = [("bill", 0), ("nid", 0), ("reading", 0), ("reading", 5), ("date", 0), ("desc", 0), ("receipt", 0),
-         ("confirm", 0)]
+STEPS = [
+    ("bill", 0),
+    ("nid", 0),
+    ("reading", 0),
+    ("reading", 5),
+    ("date", 0),
+    ("desc", 0),
+    ("receipt", 0),
+    ("confirm", 0),
+]
 
 
 def _expected_help(kit, phone, lang="fa"):
     step = phone.step
     if step == "reading":
-        name = phone.session["meter"]["regs"][phone.session["ri"]][0]
+        name = phone.session.register.name
         return kit.t("help_reading", lang, register=kit.CAT.register(name, lang))
     return kit.t(f"help_{step}", lang)
 
@@ -303,7 +401,7 @@ def test_help_at_each_step_repeats_the_prompt(kit, step, index, lang):
     before = copy.deepcopy(phone.session)
     replies = phone.send("HELP" if lang == "en" else "راهنما")
     assert replies == [_expected_help(kit, phone, lang), prompt]
-    assert {k: v for k, v in phone.session.items() if k != "at"} == {k: v for k, v in before.items() if k != "at"}
+    assert dataclasses.replace(phone.session, last_active=before.last_active) == before
 
 
 @pytest.mark.parametrize("step, index", STEPS)
@@ -319,12 +417,19 @@ def test_cancel_at_each_step_ends_the_dialog(kit, step, index):
 def test_language_switch_mid_dialog(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "reading", kit.TOU, reading_index=1)
-    say(phone, "EN", kit.t("language_set", "en"),
-        kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"))
-    assert phone.session["lang"] == "en" and phone.answers["readings"] == {"low": "012005"}
+    say(
+        phone,
+        "EN",
+        kit.t("language_set", "en"),
+        kit.t("ask_reading", "en", register="mid-load", digits=6, last="023000"),
+    )
+    assert phone.session.language == "en" and phone.answers["readings"] == {"low": "012005"}
     say(phone, "23900", kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
-    say(phone, "bad", kit.t("err_digits", "en") + "\n"
-        + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"))
+    say(
+        phone,
+        "bad",
+        kit.t("err_digits", "en") + "\n" + kit.t("ask_reading", "en", register="peak-load", digits=6, last="004000"),
+    )
     say(phone, "فارسی", kit.t("language_set", "fa"), kit.t("ask_reading", register="اوج‌بار", digits=6, last="004000"))
     say(phone, "4200", kit.t("ask_date"))
     say(phone, "English", kit.t("language_set", "en"), kit.t("ask_date", "en"))
@@ -382,8 +487,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("step, bill, index, text, key, params", WRONG,
-                         ids=[f"{w[0]}-{w[4]}-{i}" for i, w in enumerate(WRONG)])
+@pytest.mark.parametrize(
+    "step, bill, index, text, key, params", WRONG, ids=[f"{w[0]}-{w[4]}-{i}" for i, w in enumerate(WRONG)]
+)
 def test_wrong_answer_gets_error_and_same_question(kit, step, bill, index, text, key, params):
     phone = kit.Phone()
     walk_to(kit, phone, step, bill, reading_index=index)
@@ -392,17 +498,20 @@ def test_wrong_answer_gets_error_and_same_question(kit, step, bill, index, text,
     replies = phone.send(text)
     assert replies == [kit.t(key, **params) + "\n" + prompt]
     after = phone.session
-    assert after["step"] == step and after.get("ri") == before.get("ri")
-    assert after["answers"] == before["answers"]
-    assert after.get("meter") == before.get("meter")
+    assert after.step == step and after.register_index == before.register_index
+    assert after.answers == before.answers
+    assert after.meter == before.meter
     assert phone.finished() == []
 
 
 def test_wrong_answer_in_english(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "bill", lang="en")
-    say(phone, "1234567804113", kit.t("err_bill_not_electricity", "en", service="water") + "\n"
-        + kit.t("ask_bill", "en"))
+    say(
+        phone,
+        "1234567804113",
+        kit.t("err_bill_not_electricity", "en", service="water") + "\n" + kit.t("ask_bill", "en"),
+    )
 
 
 def test_demand_with_decimals_accepted(kit):
@@ -432,8 +541,8 @@ def test_two_at_confirm_starts_over(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "confirm", kit.TOU)
     say(phone, "۲", kit.t("restart") + " " + kit.t("ask_bill"))
-    assert phone.step == "bill" and phone.answers == {} and phone.session["media"] == []
-    assert "meter" not in phone.session
+    assert phone.step == "bill" and phone.answers == {} and phone.session.media == []
+    assert phone.session.meter is None
     restart_id = f"SM{phone._n:04d}"
     for text in [kit.SINGLE, kit.NID_2, "04700", "0", "0", "0"]:
         phone.send(text)
@@ -455,6 +564,7 @@ def test_unknown_bill_then_known_bill(kit):
 
 # ---------------------------------------------------------------- media
 
+
 def test_media_at_non_receipt_step_is_kept_and_attached(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "nid")
@@ -473,7 +583,7 @@ def test_media_with_an_answer_is_kept_and_the_answer_used(kit):
     walk_to(kit, phone, "reading")
     say(phone, "04600", kit.t("ask_date"), media=(CARD,))
     assert phone.answers["readings"] == {"mid": "04600"}
-    assert phone.session["media"] == [{"url": CARD.url, "content_type": "image/jpeg", "step": "reading"}]
+    assert phone.session.media == [Attachment(CARD.url, "image/jpeg", "reading")]
 
 
 def test_mms_photo_without_text_at_receipt_counts_as_receipt(kit):
@@ -482,7 +592,7 @@ def test_mms_photo_without_text_at_receipt_counts_as_receipt(kit):
     replies = phone.send("", (PHOTO,))
     assert phone.step == "confirm"
     assert replies == [summary(kit, "fa", kit.SINGLE, kit.NID, {"mid": "04517"}, "1405/09/01")]
-    assert phone.answers["receipt_reference"] == ""
+    assert phone.session.answers.receipt_reference == ""
     phone.send("1")
     [request] = phone.finished()
     assert request["attachments"] == [{"url": PHOTO.url, "content_type": "image/jpeg", "step": "receipt"}]
@@ -503,6 +613,7 @@ def test_both_media_appear_in_finish_request(kit):
 
 
 # ---------------------------------------------------------------- expiry, no dialog, double confirm
+
 
 def test_idle_expiry_starts_afresh_and_says_so(kit):
     phone = kit.Phone()
@@ -534,12 +645,21 @@ def test_thirty_minutes_is_not_yet_expired(kit):
     say(phone, "04600", kit.t("ask_date"))
     phone.wait(29)
     say(phone, "0", kit.t("ask_desc"))  # each message restarts the idle clock
-    assert phone.session["at"] == (kit.START + timedelta(minutes=59)).isoformat()
+    assert phone.session.last_active == kit.START + timedelta(minutes=59)
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("سلام", "fa"), ("hello", "en"), ("123", "fa"), ("", "fa"), ("۱", "fa"), ("😀", "fa"), ("yes", "en"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("سلام", "fa"),
+        ("hello", "en"),
+        ("123", "fa"),
+        ("", "fa"),
+        ("۱", "fa"),
+        ("😀", "fa"),
+        ("yes", "en"),
+    ],
+)
 def test_any_text_without_dialog_gets_menu(kit, text, lang):
     phone = kit.Phone()
     say(phone, text, kit.t("menu", lang))
@@ -557,6 +677,7 @@ def test_second_confirm_yields_no_second_request(kit):
 
 def test_advance_does_not_mutate_the_given_session(kit):
     import dialogs
+
     phone = kit.Phone()
     walk_to(kit, phone, "reading", kit.TOU)
     frozen = copy.deepcopy(phone.session)
@@ -567,12 +688,16 @@ def test_advance_does_not_mutate_the_given_session(kit):
 
 # ---------------------------------------------------------------- stored values are plain ASCII digits
 
-@pytest.mark.parametrize("step, text", [
-    ("reading", "０４６００"),        # fullwidth digits
-    ("reading", "०४६००"),            # Devanagari digits
-    ("receipt", "１２３４５６７８"),
-    ("receipt", "¹²³⁴⁵"),           # superscripts pass str.isdigit
-])
+
+@pytest.mark.parametrize(
+    "step, text",
+    [
+        ("reading", "０４６００"),  # fullwidth digits
+        ("reading", "०४६००"),  # Devanagari digits
+        ("receipt", "１２３４５６７８"),
+        ("receipt", "¹²³⁴⁵"),  # superscripts pass str.isdigit
+    ],
+)
 def test_foreign_digits_never_stored(kit, step, text):
     phone = kit.Phone()
     walk_to(kit, phone, step)
@@ -584,13 +709,20 @@ def test_foreign_digits_never_stored(kit, step, text):
 # ---------------------------------------------------------------- property: no input breaks the dialog
 
 ORDER = ["bill", "nid", "reading", "date", "desc", "receipt", "confirm"]
-PROPERTY_STEPS = [("bill", None, 0), ("nid", None, 0), ("reading", "2345678904125", 1),
-                  ("reading", "3456789004123", 5), ("date", None, 0), ("desc", None, 0), ("receipt", None, 0),
-                  ("confirm", None, 0)]
+PROPERTY_STEPS = [
+    ("bill", None, 0),
+    ("nid", None, 0),
+    ("reading", "2345678904125", 1),
+    ("reading", "3456789004123", 5),
+    ("date", None, 0),
+    ("desc", None, 0),
+    ("receipt", None, 0),
+    ("confirm", None, 0),
+]
 
 
 def _position(session) -> tuple[int, int]:
-    return ORDER.index(session["step"]), session.get("ri", 0)
+    return ORDER.index(session.step), session.register_index
 
 
 NASTY = st.one_of(
@@ -612,28 +744,29 @@ def test_any_text_at_any_step_is_safe(kit, step, bill, index, text, with_media):
     assert phone.step == step
     keyword = kit.CAT.match_keyword(normalize(text))
     assume(keyword is None)
-    before = copy.deepcopy(phone.session)
+    before = phone.answers
+    position = _position(phone.session)
     replies = phone.send(text, (PHOTO,) if with_media else ())
     assert replies and all(isinstance(r, str) and r for r in replies)
-    after = phone.session
-    if after is None:
+    if phone.session is None:
         assert step == "confirm" and normalize(text) == "1"
         assert len(phone.finished()) == 1
         return
     assert phone.finished() == []
+    after = phone.answers
     if step == "confirm" and normalize(text) == "2":
-        assert after["step"] == "bill" and after["answers"] == {}
+        assert phone.step == "bill" and after == {}
         return
-    if _position(after) == _position(before):
-        assert after["answers"] == before["answers"]
+    if _position(phone.session) == position:
+        assert after == before
     else:
-        assert _position(after) > _position(before)
-        for key, value in before["answers"].items():
+        assert _position(phone.session) > position
+        for key, value in before.items():
             if key != "readings":
-                assert after["answers"][key] == value
-        for name, value in before["answers"].get("readings", {}).items():
-            assert after["answers"]["readings"][name] == value
-    for value in list(after["answers"].get("readings", {}).values()) + [after["answers"].get("receipt_reference", "")]:
+                assert after[key] == value
+        for name, value in before.get("readings", {}).items():
+            assert after["readings"][name] == value
+    for value in list(after.get("readings", {}).values()) + [after.get("receipt_reference", "")]:
         assert all(c in "0123456789." for c in value), value
 
 
@@ -641,8 +774,8 @@ def test_mms_photo_with_caption_at_receipt_counts_as_receipt(kit):
     phone = kit.Phone()
     walk_to(kit, phone, "receipt")
     phone.send("رسید پرداخت", (PHOTO,))
-    assert phone.step == "confirm" and phone.answers["receipt_reference"] == ""
-    assert phone.session["media"] == [{"url": PHOTO.url, "content_type": "image/jpeg", "step": "receipt"}]
+    assert phone.step == "confirm" and phone.session.answers.receipt_reference == ""
+    assert phone.session.media == [Attachment(PHOTO.url, "image/jpeg", "receipt")]
 
 
 def test_mms_photo_with_receipt_number_keeps_both(kit):

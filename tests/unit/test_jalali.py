@@ -6,15 +6,16 @@ import datetime
 
 import pytest
 
-from dialogs.jalali import DateError, parse_reading_date, to_jalali_str
+from dialogs.errors import Refused
+from dialogs.jalali import parse_reading_date, to_jalali_str
 
 TODAY = datetime.date(2026, 11, 26)  # 1405/09/05
 EXPECTED = datetime.date(2026, 11, 26)
 
 
-def error(text: str, today: datetime.date = TODAY, not_before: datetime.date | None = None) -> DateError:
-    """Parse expecting a DateError and hand it back for inspection."""
-    with pytest.raises(DateError) as info:
+def error(text: str, today: datetime.date = TODAY, not_before: datetime.date | None = None) -> Refused:
+    """Parse expecting a Refused and hand it back for inspection."""
+    with pytest.raises(Refused) as info:
         parse_reading_date(text, today, not_before)
     return info.value
 
@@ -79,8 +80,11 @@ def test_on_last_reading_day_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("d", "expected"),
-    [(datetime.date(2026, 3, 21), "1405/01/01"), (datetime.date(2026, 11, 26), "1405/09/05"),
-     (datetime.date(2021, 3, 21), "1400/01/01")],
+    [
+        (datetime.date(2026, 3, 21), "1405/01/01"),
+        (datetime.date(2026, 11, 26), "1405/09/05"),
+        (datetime.date(2021, 3, 21), "1400/01/01"),
+    ],
 )
 def test_to_jalali_str_zero_padded(d: datetime.date, expected: str) -> None:
     assert to_jalali_str(d) == expected

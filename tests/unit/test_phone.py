@@ -1,11 +1,13 @@
 """Every form an Iranian gateway sends a mobile in ends up as one E.164 number; other senders stay as they are."""
+
 import pytest
 
-from sms_gateway.handler import canonical_phone
+from sms_gateway.channels.numbers import canonical_phone
 
 
-@pytest.mark.parametrize("raw", ["09121234567", "989121234567", "+989121234567", "00989121234567",
-                                 "۰۹۱۲۱۲۳۴۵۶۷", "0912 123 4567"])
+@pytest.mark.parametrize(
+    "raw", ["09121234567", "989121234567", "+989121234567", "00989121234567", "۰۹۱۲۱۲۳۴۵۶۷", "0912 123 4567"]
+)
 def test_mobile_forms(raw):
     assert canonical_phone(raw) == "+989121234567"
 

@@ -1,4 +1,5 @@
 """dialogs/ stays pure: no I/O, network, environment, clock or randomness. Checked on the source with `ast`."""
+
 from __future__ import annotations
 
 import ast
@@ -9,8 +10,28 @@ import pytest
 DIALOGS = Path(__file__).resolve().parents[2] / "dialogs"
 
 FORBIDDEN_MODULES = {
-    "flask", "redis", "rq", "sqlalchemy", "twilio", "requests", "os", "time", "random", "secrets", "socket",
-    "subprocess", "urllib", "http", "uuid", "shutil", "pathlib", "io", "sys", "storage", "adapters", "sms_gateway",
+    "flask",
+    "redis",
+    "rq",
+    "sqlalchemy",
+    "twilio",
+    "requests",
+    "os",
+    "time",
+    "random",
+    "secrets",
+    "socket",
+    "subprocess",
+    "urllib",
+    "http",
+    "uuid",
+    "shutil",
+    "pathlib",
+    "io",
+    "sys",
+    "storage",
+    "adapters",
+    "sms_gateway",
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "time_ns"}
 FORBIDDEN_NAMES = {"open", "input", "print", "exec", "eval", "__import__", "getenv", "environ"}

@@ -1,4 +1,5 @@
 """SMPP text coding: GSM 7-bit and UCS2 both ways, concatenation limits (160/153, 70/67), UDH parsing, receipts."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,10 +22,19 @@ def test_ucs2_decodes_persian_and_survives_an_odd_length() -> None:
     assert codec.decode(8, "کد".encode("utf-16-be") + b"\x06") == "کد"
 
 
-@pytest.mark.parametrize(("text", "coding", "parts"), [
-    ("a" * 160, 0, 1), ("a" * 161, 0, 2), ("a" * 306, 0, 2), ("a" * 307, 0, 3),
-    ("ش" * 70, 8, 1), ("ش" * 71, 8, 2), ("ش" * 134, 8, 2), ("ش" * 135, 8, 3),
-])
+@pytest.mark.parametrize(
+    ("text", "coding", "parts"),
+    [
+        ("a" * 160, 0, 1),
+        ("a" * 161, 0, 2),
+        ("a" * 306, 0, 2),
+        ("a" * 307, 0, 3),
+        ("ش" * 70, 8, 1),
+        ("ش" * 71, 8, 2),
+        ("ش" * 134, 8, 2),
+        ("ش" * 135, 8, 3),
+    ],
+)
 def test_split_limits(text: str, coding: int, parts: int) -> None:
     got_coding, esm, messages = codec.split(text, ref=9)
     assert (got_coding, len(messages)) == (coding, parts)
@@ -50,7 +60,7 @@ def test_a_character_outside_gsm_makes_the_whole_text_ucs2() -> None:
 
 
 def test_udh_with_a_16_bit_reference_and_other_elements() -> None:
-    header = bytes([9, 0x24, 1, 0x00, 0x08, 4, 0x01, 0x02, 3, 2])   # a national-language element first
+    header = bytes([9, 0x24, 1, 0x00, 0x08, 4, 0x01, 0x02, 3, 2])  # a national-language element first
     assert codec.parse_udh(header + b"hi") == codec.Part(b"hi", 0x0102, 3, 2)
     assert codec.parse_udh(bytes([0]) + b"x") == codec.Part(b"x")
 
@@ -59,5 +69,9 @@ def test_receipts_are_read_from_the_text_or_the_tlvs() -> None:
     text = "id:abc123 sub:001 dlvrd:001 submit date:2611290900 done date:2611290901 stat:DELIVRD err:000 text:"
     assert parse(text) == ("abc123", "DELIVRD", "000")
     assert parse("", receipted_id="x9", state=5) == ("x9", "UNDELIV", "")
-    assert [status_of(s) for s in ("DELIVRD", "UNDELIV", "EXPIRED", "ENROUTE")] == \
-        ["delivered", "undelivered", "undelivered", None]
+    assert [status_of(s) for s in ("DELIVRD", "UNDELIV", "EXPIRED", "ENROUTE")] == [
+        "delivered",
+        "undelivered",
+        "undelivered",
+        None,
+    ]

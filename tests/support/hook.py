@@ -1,23 +1,23 @@
 """In-process harness: Kontor's real Flask app on a real Redis and SQLite, signed like Twilio, for webhook tests."""
+
 from __future__ import annotations
 
 import dataclasses
-import uuid
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import redis
 from flask.testing import FlaskClient
-from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from adapters import sandbox
-from sms_gateway import runtime
+from sms_gateway import bootstrap, runtime
 from sms_gateway.app import create_app
 from sms_gateway.runtime import Services
-from sms_gateway.settings import Settings, load
+from sms_gateway.settings import Settings, load, webhook_token
+from sms_gateway.webhook_client import Sms, TwilioChannel, new_message_id
 from storage.db import upgrade
 from tests.support.stack import ACCOUNT_SID, write_config
 
@@ -27,21 +27,24 @@ URL = "http://localhost/sms/twilio"
 @dataclasses.dataclass
 class Hook:
     """The webhook as Twilio sees it: signed posts into the real app, TwiML replies out."""
+
     client: FlaskClient
     services: Services
 
     @property
     def token(self) -> str:
-        return self.services.settings.webhook_token
+        return webhook_token(self.services.settings)
+
+    @property
+    def channel(self) -> TwilioChannel:
+        return TwilioChannel(self.token, account_sid=ACCOUNT_SID)
 
     def post(self, params: dict[str, str], signature: str | None = None, **kwargs: Any) -> TestResponse:
-        if signature is None:
-            signature = RequestValidator(self.token).compute_signature(URL, params)
-        return self.client.post("/sms/twilio", data=params, headers={"X-Twilio-Signature": signature}, **kwargs)
+        headers = self.channel.headers(URL, params, signature)
+        return self.client.post(self.channel.path, data=params, headers=headers, **kwargs)
 
     def params(self, phone: str, body: str, sid: str | None = None) -> dict[str, str]:
-        return {"From": phone, "To": "+15005550006", "Body": body, "AccountSid": ACCOUNT_SID,
-                "MessageSid": sid or "SM" + uuid.uuid4().hex, "NumMedia": "0"}
+        return self.channel.form(Sms(phone, body, sid or new_message_id()))
 
     def sms(self, phone: str, body: str, sid: str | None = None) -> list[str]:
         """One signed SMS; asserts a 200 and returns the reply messages."""
@@ -57,7 +60,7 @@ class Hook:
 
 
 def replies(response: TestResponse) -> list[str]:
-    return [m.text or "" for m in ET.fromstring(response.data).iter("Message")]
+    return TwilioChannel("").replies(response.data)
 
 
 def settings_for(folder: Path, redis_url: str, twilio_url: str | None = None, **overrides: Any) -> Settings:
@@ -72,8 +75,9 @@ def running_hook(settings: Settings) -> Iterator[Hook]:
     upgrade(settings.database_url)
     box = sandbox.start(settings, port=0)
     try:
-        settings = dataclasses.replace(settings, sandbox=dataclasses.replace(settings.sandbox, host="127.0.0.1",
-                                                                             port=box.port))
+        settings = dataclasses.replace(
+            settings, sandbox=dataclasses.replace(settings.sandbox, host="127.0.0.1", port=box.port)
+        )
         services = runtime.build(settings)
         yield Hook(create_app(services).test_client(), services)
         services.redis.close()
@@ -86,3 +90,11 @@ def flush(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.flushall()
     client.close()
+
+
+def installed_services(tmp_path: Path, redis_url: str, twilio_url: str, **overrides: object) -> Services:
+    """The worker's services on these settings, installed as `kontor worker` installs its own."""
+    flush(redis_url)
+    settings = settings_for(tmp_path, redis_url, twilio_url, **overrides)
+    upgrade(settings.database_url)
+    return bootstrap.install(runtime.build(settings))

@@ -1,16 +1,19 @@
-"""Outbound SMS: Twilio's REST client (optionally at another base URL), or the local outbox.
+"""The Twilio gateway: its REST client (optionally at another base URL), its sender number, its media URLs."""
 
-Errors are sorted for the caller: PermanentSendError (record failed, never retry) or TransientSendError
-(raise so the job is retried with backoff: Twilio 429, 5xx, timeouts, refused connections).
-"""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
+
+from adapters.senders import MediaAccess, PermanentSendError, TransientSendError
+
+if TYPE_CHECKING:
+    from sms_gateway.settings import Settings
 
 TWILIO_API = "https://api.twilio.com"
 # 21211 invalid To, 21214 not reachable, 21408 region not enabled, 21610 opted out (STOP), 21612 no route,
@@ -18,31 +21,16 @@ TWILIO_API = "https://api.twilio.com"
 PERMANENT_CODES = {21211, 21214, 21408, 21610, 21612, 21614}
 
 
-class PermanentSendError(Exception):
-    """The gateway refused this message for good (bad number, opted out): do not retry."""
-
-
-class TransientSendError(Exception):
-    """The gateway is busy or unreachable now (429, 5xx, network): retry later with backoff."""
-
-
-class SmsSender(Protocol):
-    name: str
-
-    def send(self, to: str, body: str) -> str:
-        """Send one SMS; returns the provider's message id. Raises PermanentSendError or TransientSendError."""
-
-
-class BaseUrlHttpClient(TwilioHttpClient):
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
     """twilio's own HTTP client, pointed at another base URL (a regional edge, a test stand-in)."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
+            url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -57,25 +45,29 @@ def classify(exc: TwilioRestException) -> Exception:
 
 
 class TwilioSender:
+    """Sends through Twilio's REST API; MMS media are fetched from Twilio with the same account."""
+
     name = "twilio"
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "") -> None:
         http = BaseUrlHttpClient(api_base_url, timeout=10) if api_base_url else TwilioHttpClient(timeout=10)
         self.client = Client(account_sid, auth_token, http_client=http)
-        self.from_number = from_number
+        self.number = from_number
+        prefixes = tuple(sorted(p.rstrip("/") + "/" for p in {TWILIO_API, api_base_url} if p))
+        self.media = MediaAccess(prefixes, (account_sid, auth_token))  # MMS media: Twilio's URLs, its credentials
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, local_id: str = "") -> str:
         try:
-            return self.client.messages.create(to=to, from_=self.from_number, body=body).sid
+            return str(self.client.messages.create(to=to, from_=self.number, body=body).sid)
         except TwilioRestException as exc:
             raise classify(exc) from exc
         except (requests.RequestException, TwilioException, OSError) as exc:
             raise TransientSendError(f"network: {type(exc).__name__}: {exc}") from exc
 
 
-class OutboxSender:
-    """No Twilio account: the message stays in the SQL outbox, where `kontor phone` shows it."""
-    name = "outbox"
-
-    def send(self, to: str, body: str) -> str:
-        return "local"
+def from_settings(settings: Settings) -> TwilioSender:
+    """The sender for `outbound.gateway: twilio`; refuses to start without the account's credentials."""
+    t = settings.twilio
+    if not (t.account_sid and t.auth_token):
+        raise ValueError("outbound.gateway is twilio: set twilio.account_sid and twilio.auth_token")
+    return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url)
