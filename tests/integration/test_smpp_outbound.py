@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 
-from adapters.senders.smpp import INFLIGHT, QUEUE, Item, outcome
+from adapters.senders import TransientSendError
+from adapters.senders.smpp import INFLIGHT, QUEUE, Item, SmppSender, item_id_of, outcome, publish
 from sms_gateway.settings import load
 from sms_gateway.smpp.outbound import Outbound, part_key
 from tests.support.stack import ROOT
@@ -94,3 +97,16 @@ def test_after_a_dropped_link_only_the_parts_not_accepted_are_sent_again(redis_c
         indexes.append(part.index)
         clock.now += 0.01
     assert indexes == [1, 2]
+
+
+def test_find_tells_never_queued_waiting_and_accepted_apart(redis_client: redis.Redis) -> None:
+    sender, since = SmppSender(redis_client, "3000", wait_seconds=0), datetime.now(UTC)
+    assert sender.find("+989121234567", "hi", since, local_id="7") is None  # never queued: send it
+    with pytest.raises(TransientSendError):
+        sender.send("+989121234567", "hi", local_id="7")  # queued, the SMSC has not answered
+    with pytest.raises(TransientSendError):
+        sender.find("+989121234567", "hi", since, local_id="7")  # cannot tell yet
+    assert redis_client.llen(QUEUE) == 1
+    publish(redis_client, item_id_of("+989121234567", "hi", "7"), "sim9")
+    assert sender.find("+989121234567", "hi", since, local_id="7") == "sim9"
+    assert sender.send("+989121234567", "hi", local_id="7") == "sim9" and redis_client.llen(QUEUE) == 1
