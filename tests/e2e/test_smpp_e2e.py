@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from storage.models import OutboundMessage
 from tests.conftest import DATABASES, POSTGRES
 from tests.e2e.test_conversation import CAT, DEMO, tracking_in
-from tests.support.smsc import Mt, Smsc
+from tests.support.smsc import Mt, Smsc, account
 from tests.support.stack import Stack, free_port, reset_database, write_config
 
 
@@ -26,33 +26,15 @@ def smpp_stack(
     smsc = Smsc().start()
     folder: Path = tmp_path_factory.mktemp("smpp")
     redis.Redis.from_url(redis_server).flushall()
-    database_url = f"sqlite:///{folder / 'kontor.db'}"
+    database_url = POSTGRES if request.param == "postgresql" else f"sqlite:///{folder / 'kontor.db'}"
     if request.param == "postgresql":
         reset_database(POSTGRES)
-        database_url = POSTGRES
-    config = write_config(
-        folder,
-        redis_server,
-        database_url,
-        None,
-        free_port(),
-        outbound__gateway="smpp",
-        smpp__host="127.0.0.1",
-        smpp__port=smsc.port,
-        smpp__system_id="kontor",
-        smpp__password="secret",
-        smpp__source_addr="3000",
-        smpp__per_second=50,
-        smpp__enquire_link_seconds=2,
-        smpp__response_seconds=3,
-    )
+    overrides = account(smsc, outbound__gateway="smpp", smpp__enquire_link_seconds=2)
+    config = write_config(folder, redis_server, database_url, None, free_port(), **overrides)
     stack = Stack(config, 0, "")
     try:
         stack.start("sandbox", "worker", "smpp")
-        deadline = time.monotonic() + 30
-        while not smsc.esmes and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert smsc.esmes, "kontor smpp did not bind:\n" + stack.log("smpp")
+        assert smsc.wait_bound(30), "kontor smpp did not bind:\n" + stack.log("smpp")
         yield stack, smsc
     finally:
         stack.stop()

@@ -24,7 +24,7 @@ from sms_gateway.smpp import process
 from sms_gateway.smpp.link import Link
 from storage.db import upgrade
 from storage.models import OutboundMessage
-from tests.support.smsc import ESME_RSYSERR, ESME_RTHROTTLED, Smsc
+from tests.support.smsc import ESME_RSYSERR, ESME_RTHROTTLED, Smsc, account
 from tests.support.stack import free_port, write_config
 
 PHONE, RAW = "+989121234567", "989121234567"
@@ -42,22 +42,7 @@ def smsc() -> Iterator[Smsc]:
 def channel(smsc: Smsc, redis_server: str, database_url: str, tmp_path: Path) -> Iterator[runtime.Services]:
     """`kontor smpp`'s loop bound to the simulator, in a thread; stopped (unbound) after the test."""
     redis.Redis.from_url(redis_server).flushall()
-    path = write_config(
-        tmp_path,
-        redis_server,
-        database_url,
-        None,
-        free_port(),
-        sandbox__port=free_port(),
-        smpp__host="127.0.0.1",
-        smpp__port=smsc.port,
-        smpp__system_id="kontor",
-        smpp__password="secret",
-        smpp__source_addr="3000",
-        smpp__per_second=50,
-        smpp__enquire_link_seconds=1,
-        smpp__response_seconds=3,
-    )
+    path = write_config(tmp_path, redis_server, database_url, None, free_port(), **account(smsc))
     settings = load(path)
     upgrade(settings.database_url)
     box = sandbox.start(settings)
@@ -133,6 +118,9 @@ def test_a_dropped_link_loses_nothing(smsc: Smsc, channel: runtime.Services) -> 
     client = redis.Redis.from_url(channel.settings.redis_url)
     smsc.refuse = [ESME_RTHROTTLED, ESME_RSYSERR]  # the SMSC pushes back twice, then accepts
     assert "04512" in ask(smsc, "0012345679", 3)
+    deadline = time.monotonic() + 10  # the simulator records a submit before Kontor reads its answer
+    while (client.llen(QUEUE) or client.llen(INFLIGHT)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert client.llen(QUEUE) == 0 and client.llen(INFLIGHT) == 0
 
 

@@ -13,66 +13,15 @@ import itertools
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import smpp34
-from smpplib.gsm import GSM_CHARACTER_TABLE, gsm_encode
 
 from tests.support.cable import Cable
+from tests.support.smsc_text import ESME_RSYSERR, ESME_RTHROTTLED, Mt, join, mo_parts
 from tests.support.stack import free_port
 
-SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM = 0x020C, 0x020E, 0x020F  # SMPP 3.4 TLV tags
-ESME_RSYSERR, ESME_RTHROTTLED = 0x08, 0x58
-
-
-@dataclass
-class Mt:
-    """A message Kontor submitted, its parts joined."""
-
-    to: str
-    text: str
-    data_coding: int
-    parts: int
-    ids: list[str] = field(default_factory=list)
-
-
-def mt_text(data_coding: int, data: bytes) -> str:
-    if data_coding == 8:
-        return data.decode("utf-16-be")
-    out, escape = [], False
-    for octet in data:
-        if octet == 0x1B:
-            escape = True
-            continue
-        out.append(GSM_CHARACTER_TABLE[octet + (0x80 if escape else 0)])
-        escape = False
-    return "".join(out)
-
-
-def mo_parts(text: str, per_part: int | None, udh16: bool, sar: bool, ref: int) -> tuple[int, list[dict[str, Any]]]:
-    """The deliver_sm fields of each part of a phone's message: GSM 7-bit when it can be, else UCS2."""
-    try:
-        coding, encoded, unit = 0, gsm_encode(text), 1
-    except UnicodeError:
-        coding, encoded, unit = 8, text.encode("utf-16-be"), 2
-    size = (per_part or len(encoded)) * unit
-    chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)] or [b""]
-    if len(chunks) == 1:
-        return coding, [{"short_message": chunks[0]}]
-    total, fields = len(chunks), []
-    for seq, chunk in enumerate(chunks, 1):
-        if sar:
-            tlvs = [
-                smpp34.Tlv(SAR_MSG_REF_NUM, ref.to_bytes(2, "big")),
-                smpp34.Tlv(SAR_TOTAL_SEGMENTS, bytes([total])),
-                smpp34.Tlv(SAR_SEGMENT_SEQNUM, bytes([seq])),
-            ]
-            fields.append({"short_message": chunk, "tlvs": tlvs})
-        else:
-            header = bytes([6, 8, 4]) + ref.to_bytes(2, "big") if udh16 else bytes([5, 0, 3, ref & 0xFF])
-            fields.append({"short_message": header + bytes([total, seq]) + chunk, "esm_class": 0x40})
-    return coding, fields
+__all__ = ["ESME_RSYSERR", "ESME_RTHROTTLED", "Mt", "Smsc", "account"]
 
 
 class Smsc:
@@ -161,31 +110,11 @@ class Smsc:
                 ev.reject(self.refuse.pop(0))
                 return
             message_id = f"sim{next(self.ids)}"
-            self.submits.append(
-                {
-                    "to": ev.destination_addr,
-                    "from": ev.source_addr,
-                    "esm_class": ev.esm_class,
-                    "data_coding": ev.data_coding,
-                    "short_message": ev.short_message,
-                    "id": message_id,
-                }
-            )
+            fields = ("destination_addr", "source_addr", "esm_class", "data_coding", "short_message")
+            self.submits.append({"id": message_id, **{name: getattr(ev, name) for name in fields}})
         ev.accept(message_id=message_id)
-        esme = self.esmes.get(ev.session_id)
-        if self.receipts and esme is not None:
-            text = f"id:{message_id} sub:001 dlvrd:001 submit date:2611290900 done date:2611290900 stat:DELIVRD err:000"
-            asyncio.ensure_future(
-                self._deliver_until_ok(
-                    {
-                        "destination_addr": ev.source_addr,
-                        "source_addr": ev.destination_addr,
-                        "esm_class": 0x04,
-                        "short_message": text.encode(),
-                    },
-                    30,
-                )
-            )
+        if self.receipts and ev.session_id in self.esmes:
+            asyncio.ensure_future(self._deliver_until_ok(receipt(ev, message_id), 30))
 
     async def _deliver_until_ok(self, fields: dict[str, Any], timeout: float) -> int:
         """deliver_sm again (new sequence number) until an ESME answers OK: an SMSC redelivers what was not acked."""
@@ -234,23 +163,15 @@ class Smsc:
     def messages(self, to: str | None = None) -> list[Mt]:
         """Every message submitted so far (to one number), parts joined by their UDH reference."""
         with self.lock:
-            submits = [s for s in self.submits if to is None or s["to"] == to.lstrip("+")]
-        joined: dict[tuple[str, int], dict[int, dict[str, Any]]] = {}
-        out: list[Mt] = []
-        for s in submits:
-            data = s["short_message"]
-            if not s["esm_class"] & 0x40:
-                out.append(Mt(s["to"], mt_text(s["data_coding"], data), s["data_coding"], 1, [s["id"]]))
-                continue
-            ref, total, seq, body = data[3], data[4], data[5], data[6:]
-            parts = joined.setdefault((s["to"], ref), {})
-            parts[seq] = {**s, "short_message": body}
-            if len(parts) == total:
-                ordered = [parts[i] for i in sorted(parts)]
-                text = mt_text(s["data_coding"], b"".join(p["short_message"] for p in ordered))
-                out.append(Mt(s["to"], text, s["data_coding"], total, [p["id"] for p in ordered]))
-                del joined[(s["to"], ref)]
-        return out
+            submits = [s for s in self.submits if to is None or s["destination_addr"] == to.lstrip("+")]
+        return join(submits)
+
+    def wait_bound(self, timeout: float) -> bool:
+        """Whether an ESME is bound, waiting up to `timeout` seconds for one."""
+        deadline = time.monotonic() + timeout
+        while not self.esmes and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return bool(self.esmes)
 
     def wait(self, to: str, count: int, timeout: float = 20) -> list[Mt]:
         """The first `count` messages to a number, waiting for them (bounded)."""
@@ -261,3 +182,29 @@ class Smsc:
                 return found
             time.sleep(0.05)
         raise TimeoutError(f"{count} messages to {to} expected, got: {[m.text for m in self.messages(to)]}")
+
+
+def receipt(ev: smpp34.SubmitSmEvent, message_id: str) -> dict[str, Any]:
+    """The deliver_sm of a delivery receipt for a submitted message, in the usual text form."""
+    text = f"id:{message_id} sub:001 dlvrd:001 submit date:2611290900 done date:2611290900 stat:DELIVRD err:000"
+    return {
+        "destination_addr": ev.source_addr,
+        "source_addr": ev.destination_addr,
+        "esm_class": 0x04,
+        "short_message": text.encode(),
+    }
+
+
+def account(smsc: Smsc, **more: object) -> dict[str, object]:
+    """write_config overrides that point Kontor's smpp section at this simulator, with short test timers."""
+    return {
+        "smpp__host": "127.0.0.1",
+        "smpp__port": smsc.port,
+        "smpp__system_id": "kontor",
+        "smpp__password": "secret",
+        "smpp__source_addr": "3000",
+        "smpp__per_second": 50,
+        "smpp__enquire_link_seconds": 1,
+        "smpp__response_seconds": 3,
+        **more,
+    }
