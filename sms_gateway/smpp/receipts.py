@@ -1,8 +1,8 @@
 """Delivery receipts: `id:… stat:DELIVRD` (or the receipted_message_id / message_state TLVs) -> the SMS's SQL status.
 
 Only the workers' SMS are rows in outbound_messages; their parts' SMSC ids are mapped to the row's provider id
-by the submit side. A receipt can beat the worker's commit of that provider id, so an unmatched one is tried
-again for a while (a Redis sorted set), then dropped.
+by the submit side. A receipt can beat that map (the SMSC may send it before we read its submit_sm_resp) or the
+worker's commit of the provider id, so an unmatched one is tried again for a while (a Redis sorted set).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from storage.models import OutboundMessage
 
 log = logging.getLogger("kontor.smpp")
 RETRY_KEY = f"{PREFIX}:receipts"
-RETRY_SECONDS = 120
+RETRY_SECONDS = 120  # a receipt of a worker's SMS waits this long for its row
+UNKNOWN_SECONDS = 20  # a receipt of an SMS not (yet) known to be a worker's waits this long for its map
 # message_state TLV values (SMPP 3.4 5.2.28) as the stat words of the receipt text
 STATES = {
     1: "ENROUTE",
@@ -53,27 +54,31 @@ def status_of(stat: str) -> str | None:
     return None
 
 
-def record(services: Services, smsc_id: str, stat: str, err: str) -> None:
-    """Apply one receipt, or keep it to try again when its row is not committed yet."""
-    status = status_of(stat)
-    raw = services.redis.get(part_key(smsc_id)) if smsc_id else None
-    if status is None or raw is None:  # intermediate, or not a worker's SMS (a dialog reply)
-        return
-    provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-    if not _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
-        entry = {"provider_id": provider_id, "status": status, "stat": stat, "err": err, "since": time.time()}
-        services.redis.zadd(RETRY_KEY, {json.dumps(entry): time.time() + 1})
+def record(services: Services, smsc_id: str, stat: str, err: str, since: float | None = None) -> bool:
+    """Apply one receipt; False (and kept to try again) while its SMS is not known or its row not committed yet."""
+    status, now = status_of(stat), time.time()
+    if status is None or not smsc_id:  # intermediate (ENROUTE, ACCEPTD), or no id to match
+        return True
+    raw = services.redis.get(part_key(smsc_id))
+    if raw is not None:
+        provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
+            return True
+    since = now if since is None else since
+    # A receipt may beat the submit_sm_resp (no map yet) or the worker's commit (no row yet); a dialog reply's
+    # receipt never finds either and is let go after UNKNOWN_SECONDS.
+    if now - since < (RETRY_SECONDS if raw is not None else UNKNOWN_SECONDS):
+        entry = {"id": smsc_id, "stat": stat, "err": err, "since": since}
+        services.redis.zadd(RETRY_KEY, {json.dumps(entry): now + 1})
+    return False
 
 
 def retry_due(services: Services) -> None:
-    """Receipts whose row was not there yet: once more, until RETRY_SECONDS after they came."""
-    now = time.time()
-    for member in cast(list[bytes], services.redis.zrangebyscore(RETRY_KEY, 0, now, start=0, num=100)):
-        services.redis.zrem(RETRY_KEY, member)
-        entry: dict[str, Any] = json.loads(member)
-        error = f"{entry['stat']} err:{entry['err']}" if entry["status"] != "delivered" else ""
-        if not _apply(services, entry["provider_id"], entry["status"], error) and now - entry["since"] < RETRY_SECONDS:
-            services.redis.zadd(RETRY_KEY, {member: now + 2})
+    """Receipts kept to try again, once each when due."""
+    for member in cast(list[bytes], services.redis.zrangebyscore(RETRY_KEY, 0, time.time(), start=0, num=100)):
+        if services.redis.zrem(RETRY_KEY, member):
+            entry: dict[str, Any] = json.loads(member)
+            record(services, entry["id"], entry["stat"], entry["err"], entry["since"])
 
 
 def _apply(services: Services, provider_id: str, status: str, error: str) -> bool:

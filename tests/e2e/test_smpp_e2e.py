@@ -13,10 +13,9 @@ import redis
 from sqlalchemy import create_engine, select
 
 from storage.models import OutboundMessage
-from tests.conftest import DATABASES, POSTGRES
 from tests.e2e.test_conversation import CAT, DEMO, tracking_in
 from tests.support.smsc import Mt, Smsc, account
-from tests.support.stack import Stack, free_port, reset_database, write_config
+from tests.support.stack import DATABASES, POSTGRES, Stack, free_port, reset_database, write_config
 
 
 @pytest.fixture(scope="module", params=DATABASES)

@@ -20,8 +20,9 @@ from adapters.senders.smpp import INFLIGHT, QUEUE, SmppSender
 from sms_gateway import runtime
 from sms_gateway.outbox import utcnow
 from sms_gateway.settings import load
-from sms_gateway.smpp import process
+from sms_gateway.smpp import process, receipts
 from sms_gateway.smpp.link import Link
+from sms_gateway.smpp.outbound import part_key
 from storage.db import upgrade
 from storage.models import OutboundMessage
 from tests.support.smsc import ESME_RSYSERR, ESME_RTHROTTLED, Smsc, account
@@ -189,3 +190,24 @@ def test_a_receipt_by_tlvs_marks_an_sms_undelivered(smsc: Smsc, channel: runtime
         }
     )
     assert _status(channel) == "undelivered"
+
+
+def test_a_receipt_that_beats_its_submit_answer_and_its_row_is_applied_later(channel: runtime.Services) -> None:
+    assert not receipts.record(channel, "sim77", "DELIVRD", "000")  # no map, no row yet: kept
+    channel.redis.set(part_key("sim77"), "sim76")  # the submit side maps the part to the SMS's first part
+    with channel.db.begin() as db:
+        db.add(
+            OutboundMessage(
+                event_key="outcome:1",
+                to=PHONE,
+                body="x",
+                status="sent",
+                provider="smpp",
+                provider_id="sim76",
+                created_at=utcnow(),
+            )
+        )
+    deadline = time.monotonic() + 10  # `kontor smpp`'s loop tries kept receipts again every second
+    while _status(channel) != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _status(channel) == "delivered"
