@@ -2,9 +2,9 @@
 
 An SMSC allows few binds per account, and only one process can keep a window and the account's rate, so every
 SMS (the workers' and the dialog's replies) goes through one Redis list that `kontor smpp` consumes:
-  kontor:smpp:queue        items waiting (JSON), taken with LMOVE into
-  kontor:smpp:inflight     items being submitted; removed only once the SMSC accepted every part (else put back)
-  kontor:smpp:result:<id>  the outcome a waiting worker reads (the SMSC's message id, or a permanent error)
+  kontor:{smpp}:queue        items waiting (JSON), taken with LMOVE into
+  kontor:{smpp}:inflight     items being submitted; removed only once the SMSC accepted every part (else put back)
+  kontor:{smpp}:result:<id>  the outcome a waiting worker reads (the SMSC's message id, or a permanent error)
 The worker's send() waits for that outcome, so the SMSC's message id is recorded as the provider id.
 """
 
@@ -25,7 +25,7 @@ from adapters.senders import MediaAccess, PermanentSendError, TransientSendError
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
 
-PREFIX = "kontor:smpp"
+PREFIX = "kontor:{smpp}"  # one hash tag: LMOVE between the lists and the pipelines stay in one Cluster slot
 QUEUE, INFLIGHT = f"{PREFIX}:queue", f"{PREFIX}:inflight"
 KEEP_SECONDS = 86400  # an item's claim and outcome: long enough for any retry of its job
 
