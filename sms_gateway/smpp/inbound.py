@@ -59,6 +59,7 @@ def receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
 
 
 def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
+    """A receipt updates SQL; a part waits for the others; a whole message goes to the dialog."""
     if pdu.esm_class & codec.RECEIPT:
         text = codec.decode(pdu.data_coding or 0, pdu.short_message or getattr(pdu, "message_payload", None) or b"")
         state = getattr(pdu, "message_state", None)
