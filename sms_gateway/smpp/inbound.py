@@ -63,7 +63,7 @@ def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
     if pdu.esm_class & codec.RECEIPT:
         text = codec.decode(pdu.data_coding or 0, pdu.short_message or getattr(pdu, "message_payload", None) or b"")
         state = getattr(pdu, "message_state", None)
-        receipts.record(services, *receipts.parse(text, _text(getattr(pdu, "receipted_message_id", "")), state))
+        receipts.keep(services, *receipts.parse(text, _text(getattr(pdu, "receipted_message_id", "")), state))
         return OK, lambda: None
     source, destination, part = _text(pdu.source_addr), _text(pdu.destination_addr), part_of(pdu)
     where = f"{PREFIX}:concat:" + _digest(source, destination, part.ref, part.total)

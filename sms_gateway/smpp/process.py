@@ -28,10 +28,21 @@ STORE_ERRORS = (redis.RedisError, SQLAlchemyError)
 
 
 def run(services: Services, stop: threading.Event) -> None:
-    """Bind, serve, and on any link failure reconnect with backoff, until `stop` is set."""
+    """Bind, serve, and on any link failure reconnect with backoff, until `stop` is set; receipts on the side."""
     cfg = services.settings.smpp
     if cfg is None or not cfg.enabled:
         raise ValueError("the smpp section is off: set smpp.host and smpp.password")
+    applier = threading.Thread(target=receipts.apply_forever, args=(services, stop), name="receipts", daemon=True)
+    applier.start()
+    try:
+        _bind_loop(services, cfg, stop)
+    finally:
+        stop.set()
+        applier.join(10)
+
+
+def _bind_loop(services: Services, cfg: Smpp, stop: threading.Event) -> None:
+    """One bind after another, with doubling backoff between failures."""
     outbound, delay = Outbound(services.redis, cfg), 1.0
     while not stop.is_set():
         link = Link(cfg)
@@ -64,7 +75,7 @@ class Session:
 
     def __init__(self, services: Services, link: Link, outbound: Outbound, cfg: Smpp) -> None:
         self.services, self.link, self.outbound, self.cfg = services, link, outbound, cfg
-        self.last_heard = self.last_tick = time.monotonic()
+        self.last_heard = time.monotonic()
         self.enquiry_sent: float | None = None
 
     def serve(self, stop: threading.Event) -> None:
@@ -109,9 +120,6 @@ class Session:
     def keep_alive(self) -> None:
         """enquire_link when the link is idle; no answer (or a submit unanswered) in time means it is dead."""
         now = time.monotonic()
-        if now - self.last_tick >= 1.0:
-            self.last_tick = now
-            receipts.retry_due(self.services)
         if self.outbound.overdue() or (self.enquiry_sent and now - self.enquiry_sent > self.cfg.response_seconds):
             raise LinkDown("the SMSC stopped answering")
         if self.enquiry_sent is None and now - self.last_heard >= self.cfg.enquire_link_seconds:

@@ -1,8 +1,10 @@
 """Delivery receipts: `id:… stat:DELIVRD` (or the receipted_message_id / message_state TLVs) -> the SMS's SQL status.
 
+A receipt is acknowledged once kept in Redis (a sorted set); a thread of its own applies it to SQL, so the SMPP
+loop never waits for the database (on SQLite a worker holds the write lock while it waits for that very loop).
 Only the workers' SMS are rows in outbound_messages; their parts' SMSC ids are mapped to the row's provider id
 by the submit side. A receipt can beat that map (the SMSC may send it before we read its submit_sm_resp) or the
-worker's commit of the provider id, so an unmatched one is tried again for a while (a Redis sorted set).
+worker's commit of the provider id, so an unmatched one is tried again for a while.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from typing import Any, cast
 
+import redis
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.senders.smpp import PREFIX
 from sms_gateway.runtime import Services
@@ -54,31 +59,40 @@ def status_of(stat: str) -> str | None:
     return None
 
 
-def record(services: Services, smsc_id: str, stat: str, err: str, since: float | None = None) -> bool:
-    """Apply one receipt; False (and kept to try again) while its SMS is not known or its row not committed yet."""
-    status, now = status_of(stat), time.time()
-    if status is None or not smsc_id:  # intermediate (ENROUTE, ACCEPTD), or no id to match
-        return True
-    raw = services.redis.get(part_key(smsc_id))
-    if raw is not None:
-        provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        if _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
-            return True
-    since = now if since is None else since
-    # A receipt may beat the submit_sm_resp (no map yet) or the worker's commit (no row yet); a dialog reply's
-    # receipt never finds either and is let go after UNKNOWN_SECONDS.
-    if now - since < (RETRY_SECONDS if raw is not None else UNKNOWN_SECONDS):
-        entry = {"id": smsc_id, "stat": stat, "err": err, "since": since}
-        services.redis.zadd(RETRY_KEY, {json.dumps(entry): now + 1})
-    return False
+def keep(services: Services, smsc_id: str, stat: str, err: str) -> None:
+    """Keep a final receipt for the applier thread (an intermediate one, ENROUTE or ACCEPTD, changes nothing)."""
+    if status_of(stat) is not None and smsc_id:
+        entry = {"id": smsc_id, "stat": stat, "err": err, "since": time.time()}
+        services.redis.zadd(RETRY_KEY, {json.dumps(entry): time.time()})
 
 
-def retry_due(services: Services) -> None:
-    """Receipts kept to try again, once each when due."""
+def apply_forever(services: Services, stop: threading.Event, every: float = 0.5) -> None:
+    """The applier thread: kept receipts to SQL until `stop`; Redis or SQL down only delays them."""
+    while not stop.wait(every):
+        try:
+            apply_due(services)
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            log.warning("delivery receipts wait: %r", exc)
+
+
+def apply_due(services: Services) -> None:
+    """Kept receipts, once each when due."""
     for member in cast(list[bytes], services.redis.zrangebyscore(RETRY_KEY, 0, time.time(), start=0, num=100)):
         if services.redis.zrem(RETRY_KEY, member):
             entry: dict[str, Any] = json.loads(member)
-            record(services, entry["id"], entry["stat"], entry["err"], entry["since"])
+            if not record(services, entry["id"], entry["stat"], entry["err"], entry["since"]):
+                services.redis.zadd(RETRY_KEY, {member: time.time() + 1})
+
+
+def record(services: Services, smsc_id: str, stat: str, err: str, since: float) -> bool:
+    """Apply one receipt; False while it should be tried again (SMS not known yet, or its row not committed)."""
+    status, raw = status_of(stat), services.redis.get(part_key(smsc_id))
+    if raw is not None and status is not None:
+        provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
+            return True
+    # A dialog reply's receipt never finds a map and is let go after UNKNOWN_SECONDS.
+    return time.time() - since >= (RETRY_SECONDS if raw is not None else UNKNOWN_SECONDS)
 
 
 def _apply(services: Services, provider_id: str, status: str, error: str) -> bool:
