@@ -9,6 +9,7 @@ Its encoding and reassembly are written here on purpose, independently of Kontor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -57,8 +58,16 @@ class Smsc:
         if self.cable is not None:
             self.cable.close()
         self._call(self._stop())
+        self._call(self._cancel_pending())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+    async def _cancel_pending(self) -> None:
+        """Receipts still being delivered when the test ends are dropped, as a stopped SMSC drops them."""
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def drop(self, down_seconds: float = 0.0) -> None:
         """The link breaks (every connection closed, no unbind); binds are refused for `down_seconds`."""
@@ -114,7 +123,12 @@ class Smsc:
             self.submits.append({"id": message_id, **{name: getattr(ev, name) for name in fields}})
         ev.accept(message_id=message_id)
         if self.receipts and ev.session_id in self.esmes:
-            asyncio.ensure_future(self._deliver_until_ok(receipt(ev, message_id), 30))
+            asyncio.ensure_future(self._send_receipt(receipt(ev, message_id)))
+
+    async def _send_receipt(self, fields: dict[str, Any]) -> None:
+        """A receipt nobody acknowledged in time is given up, as an SMSC gives up after its retries."""
+        with contextlib.suppress(TimeoutError):
+            await self._deliver_until_ok(fields, 30)
 
     async def _deliver_until_ok(self, fields: dict[str, Any], timeout: float) -> int:
         """deliver_sm again (new sequence number) until an ESME answers OK: an SMSC redelivers what was not acked."""
