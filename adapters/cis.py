@@ -45,6 +45,9 @@ class SubscriberSystem(Protocol):
     def submit(self, request: dict[str, Any]) -> Submission:
         """Hand over a confirmed request; the system bills it or flags it for review."""
 
+    def issue_bill(self, request: dict[str, Any]) -> Submission:
+        """A person at the utility approved a flagged request: the system issues its bill (amount, payment ID)."""
+
 
 def wire_request(tracking_number: str, request: ConfirmedRequest, attachments: list[dict[str, Any]]) -> dict[str, Any]:
     """The OutOfCycleRequest body: the submitted fields of the request, its tracking number, the kept media."""
@@ -118,6 +121,17 @@ class HttpSubscriberSystem(JsonClient):
         path = f"/bills/{quote(str(request['bill_id']), safe='')}/out-of-cycle"
         return submission_from_json(self.post_json(path, request))
 
+    def issue_bill(self, request: dict[str, Any]) -> Submission:
+        """POST /bills/{bill_id}/out-of-cycle/{tracking}/issue; idempotent by tracking number."""
+        path = (
+            f"/bills/{quote(str(request['bill_id']), safe='')}/out-of-cycle/"
+            f"{quote(str(request['tracking_number']), safe='')}/issue"
+        )
+        answer = submission_from_json(self.post_json(path, request))
+        if answer.status != "bill_issued":
+            raise OutsideSystemError("subscriber_system", 200, f"no bill issued: {answer!r}")
+        return answer
+
 
 class BadRequest(ValueError):
     """The request breaks the contract (the sandbox answers 400 with this code)."""
@@ -134,6 +148,7 @@ class SandboxSubscriberSystem:
         self.subscribers: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["subscribers"]
         self.rates = rates
         self.answered: dict[str, tuple[dict[str, Any], Submission]] = {}
+        self.issued: dict[str, Submission] = {}
         self._lock = threading.Lock()
 
     def meter(self, bill_id: str) -> Meter | None:
@@ -168,6 +183,22 @@ class SandboxSubscriberSystem:
             if any(seen[0][key] != request[key] for key in BILLED_KEYS):
                 raise Conflict("tracking_number_reused")
             return seen[1]
+
+    def issue_bill(self, request: dict[str, Any]) -> Submission:
+        """Bill a reviewed request whatever the checks said (a person approved it); a replay gets the same bill."""
+        meter = self.meter(str(request.get("bill_id", "")))
+        if meter is None:
+            raise LookupError(request.get("bill_id"))
+        reading_date = check_request(meter, request)
+        with self._lock:
+            if request["tracking_number"] not in self.issued:
+                use = use_per_register(meter, request["readings"], request["wraps"])
+                days = days_since(meter.last_date, reading_date)
+                amount = tariff.bill_rials(meter, use, days, self.rates)
+                self.issued[request["tracking_number"]] = Submission(
+                    "bill_issued", amount, tariff.payment_id(meter.bill_id, amount, reading_date), "", use
+                )
+            return self.issued[request["tracking_number"]]
 
     def _judge(self, meter: Meter, request: dict[str, Any], reading_date: datetime.date) -> Submission:
         """Run the utility's checks, then the illustrative tariff."""

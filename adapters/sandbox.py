@@ -95,6 +95,19 @@ def _subscriber_routes(app: Flask, cis: SandboxSubscriberSystem) -> None:
             return _error(409, str(exc))
         return jsonify(asdict(answer))
 
+    @app.post("/subscriber-system/bills/<bill_id>/out-of-cycle/<tracking>/issue")
+    def issue(bill_id: str, tracking: str) -> Any:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or str(body.get("bill_id")) != bill_id or body.get("tracking_number") != tracking:
+            return _error(400, "body_must_be_the_request_of_this_bill")
+        try:
+            answer = cis.issue_bill(body)
+        except LookupError:
+            return _error(404, "unknown_bill")
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        return jsonify(asdict(answer))
+
 
 def _identity_routes(app: Flask, persons: dict[str, Any], owners: dict[str, str]) -> None:
     """The civil registry's person lookup and the mobile-ownership match."""

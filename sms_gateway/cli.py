@@ -56,8 +56,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Embedded Redis, migrations, web and worker; Ctrl-C or SIGTERM stops them all."""
+    """Embedded Redis, migrations, web, worker and the desk; Ctrl-C or SIGTERM stops them all."""
     from sms_gateway import channels, embedded_redis
+    from sms_gateway.desk.serve import desk_url
     from storage.db import upgrade
 
     settings = _settings(args)
@@ -73,7 +74,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
-        roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker"]
+        roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker", "desk", "metrics"]
         roles += ["smpp"] if settings.smpp is not None and settings.smpp.enabled else []  # the SMPP channel's bind
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
@@ -88,6 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"Kontor is up: webhook {webhooks} — try: kontor phone --from +989121234567 --config {settings.source}",
             flush=True,
         )
+        print(f"The utility's desk: {desk_url(settings)}", flush=True)
         _wait(children)
     finally:
         for child in children:
@@ -189,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
     jobs = command("jobs", cmd_jobs, "finishing jobs that failed for good")
     jobs.add_argument("action", choices=("failed", "retry"))
+    from sms_gateway.desk.commands import add_commands
+
+    add_commands(command, _settings)  # desk, users, stats (issue 10)
     return p
 
 

@@ -154,6 +154,24 @@ class Smpp:
         return bool(self.host and self.password)
 
 
+@dataclass(frozen=True)
+class Desk:
+    """The utility's desk: its own address, the URL people use (https = Secure cookies), the cookie secret."""
+
+    host: str = "127.0.0.1"
+    port: int = 8070
+    public_url: str = ""
+    secret_key: str = ""  # "" = KONTOR_DESK_SECRET_KEY, else a random one kept in data_dir (mode 0600)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Where `kontor metrics` serves Prometheus' /metrics: an operator's address, never the public webhook's."""
+
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     data_dir: str
@@ -173,6 +191,8 @@ class Settings:
     tariff: Tariff | None = None
     limits: Limits
     outbound: Outbound
+    desk: Desk = field(default_factory=Desk)
+    metrics: Metrics = field(default_factory=Metrics)
     smpp: Smpp | None = None  # optional section: absent = the SMPP channel is off
     source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 

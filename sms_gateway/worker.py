@@ -21,7 +21,6 @@ from rq.registry import StartedJobRegistry
 from sms_gateway.runtime import Services
 
 log = logging.getLogger("kontor.worker")
-ALIVE_PREFIX = "kontor:worker-alive:"
 BEAT_SECONDS = 3  # how often a worker says it is alive
 ALIVE_SECONDS = 10  # how long one beat counts: a worker silent this long is dead
 SWEEP_SECONDS = 5  # how often each live worker looks for orphans of dead ones
@@ -33,7 +32,8 @@ def worker_name() -> str:
 
 
 def alive_key(name: str) -> str:
-    return ALIVE_PREFIX + name
+    """A worker's heartbeat: prefixed like every Kontor key, hash-tagged by the worker's unique name."""
+    return f"kontor:worker:{{{name}}}:alive"
 
 
 def beat(client: redis.Redis, name: str) -> None:

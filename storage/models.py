@@ -38,6 +38,7 @@ class Request(Base):
     consumption: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     bill_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payment_id: Mapped[str] = mapped_column(String(20), default="")
+    channel: Mapped[str] = mapped_column(String(12), default="sms", server_default="sms")  # issue 10 (desk)
     confirmed_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)

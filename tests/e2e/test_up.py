@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import requests
 import yaml
 
 from sms_gateway.procs import Runner, kontor_argv
@@ -20,12 +21,26 @@ CAT = catalogue()
 ANSWERS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1"]
 
 
+def desk_answers(config: Path, timeout: float = 30) -> bool:
+    """`kontor up` started the desk too: its login page answers on desk.port."""
+    port = yaml.safe_load(config.read_text(encoding="utf-8"))["desk"]["port"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+        except requests.RequestException:
+            time.sleep(0.2)
+    return False
+
+
 def local_config(folder: Path) -> tuple[Path, int]:
     config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     port = free_port()
     config["data_dir"] = str(folder / "var")
     config["server"].update(port=port, workers=1)
     config["sandbox"]["port"] = free_port()
+    config["desk"]["port"] = free_port()
+    config["metrics"]["port"] = free_port()
     assert config["redis"]["url"] == "" and config["twilio"]["account_sid"] == ""  # the embedded defaults
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -69,6 +84,7 @@ def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
         assert CAT.text("confirmed", "fa") in seen, seen
         assert "📩 SMS: " + CAT.text("tracking_sms", "fa", tracking="")[:-1] in seen, seen
         assert "شناسه پرداخت" in seen, seen  # the issued bill arrived too
+        assert desk_answers(config) and "created user 'admin' with password" in runner.log("up")
     finally:
         runner.stop("up", timeout=60)  # SIGTERM, as a Ctrl-C would
     assert up.returncode == 0, runner.log("up")
