@@ -16,13 +16,15 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import redis
 import smpp34
 
+from adapters.senders.smpp import INFLIGHT, QUEUE
 from tests.support.cable import Cable
 from tests.support.smsc_text import ESME_RSYSERR, ESME_RTHROTTLED, Mt, join, mo_parts
 from tests.support.stack import free_port
 
-__all__ = ["ESME_RSYSERR", "ESME_RTHROTTLED", "Mt", "Smsc", "account"]
+__all__ = ["ESME_RSYSERR", "ESME_RTHROTTLED", "Mt", "Smsc", "account", "settle"]
 
 
 class Smsc:
@@ -207,6 +209,16 @@ def receipt(ev: smpp34.SubmitSmEvent, message_id: str) -> dict[str, Any]:
         "esm_class": 0x04,
         "short_message": text.encode(),
     }
+
+
+def settle(redis_url: str, timeout: float = 10) -> None:
+    """Wait until `kontor smpp` has every answer to its submits (nothing queued or in flight): a link cut before
+    that makes it submit again what the SMSC already took, a duplicate SMPP cannot rule out."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while (client.llen(QUEUE) or client.llen(INFLIGHT)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.close()
 
 
 def account(smsc: Smsc, **more: object) -> dict[str, object]:
