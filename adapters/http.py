@@ -9,9 +9,12 @@ from typing import Any, Protocol
 
 import requests
 
+from adapters import telemetry
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 MAX_BACKOFF_SECONDS = 5.0
+POOL_SIZE = 32  # kept connections per host: >= server.threads (at most 32), so no thread opens a fresh one
 
 
 class OutsideSystems(Protocol):
@@ -90,6 +93,15 @@ class CircuitBreaker:
                 self.opened_at, self.trial = self.clock(), False
 
 
+def pooled_session(pool_size: int = POOL_SIZE) -> requests.Session:
+    """A Session keeping up to pool_size connections per host (requests keeps 10, and drops the rest after use)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class JsonClient:
     """requests.Session-based JSON client that turns every outside failure into one of two exceptions."""
 
@@ -109,7 +121,7 @@ class JsonClient:
         self.timeout = outside.timeout_seconds
         self.retries = max(0, outside.retries)
         self.breaker = CircuitBreaker(outside.breaker_failures, outside.breaker_reset_seconds, clock)
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "kontor"})
         self.sleep = sleep
         self.backoff_seconds = backoff_seconds
@@ -129,23 +141,38 @@ class JsonClient:
         self.session.close()
 
     def _call(self, method: str, path: str, body: Any, none_on_404: bool) -> dict[str, Any] | None:
-        """One logical call: up to 1 + retries attempts, each gated and recorded by the breaker."""
+        """One logical call: up to 1 + retries attempts, each gated and recorded by the breaker (and counted)."""
+        try:
+            return self._attempts(method, path, body, none_on_404)
+        except OutsideSystemError:
+            telemetry.error(self.system, "refused")
+            raise
+        finally:
+            telemetry.breaker(self.system, self.breaker.state)
+
+    def _attempts(self, method: str, path: str, body: Any, none_on_404: bool) -> dict[str, Any] | None:
         detail = ""
         for attempt in range(self.retries + 1):
             if not self.breaker.allow():
+                telemetry.error(self.system, "breaker_open")
                 raise OutsideSystemUnavailable(self.system, f"circuit breaker open {detail}".strip())
             if attempt:
                 self.sleep(min(MAX_BACKOFF_SECONDS, self.backoff_seconds * 2 ** (attempt - 1)))
+            started = time.perf_counter()
             try:
                 response = self.session.request(method, self.base_url + path, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
+                telemetry.attempt(self.system, time.perf_counter() - started)
+                telemetry.error(self.system, "network")
                 detail = type(exc).__name__
                 self.breaker.failure()
                 continue
             except Exception:
                 self.breaker.failure()  # never leave a half-open trial claimed forever
                 raise
+            telemetry.attempt(self.system, time.perf_counter() - started)
             if response.status_code == 429 or response.status_code >= 500:
+                telemetry.error(self.system, "server")
                 detail = f"HTTP {response.status_code}"
                 self.breaker.failure()
                 continue

@@ -8,14 +8,35 @@ import re
 import jdatetime
 
 from dialogs.errors import Refused
-from dialogs.text import latin_digits
+from dialogs.text import latin_digits, normalize
 
 __all__ = ["parse_reading_date", "to_jalali_str"]
 
-# Year, month, day with any of / - . or the Arabic decimal separator between them.
-_DATE = re.compile(r"([0-9]{1,4})[/\-.\u066b]([0-9]{1,2})[/\-.\u066b]([0-9]{1,2})")
+_SEPARATOR = "/\\-.\u066b,\u060c\u066c\\s"  # slash, hyphen, dot, Arabic decimal, comma, Persian comma, space
+_SHAPE = re.compile(f"[\\w{_SEPARATOR}]+")  # one class, no nested repeat: linear on any input
+_LONGEST = 40  # `۱۴ اردیبهشت ۱۴۰۵` and the like; anything longer is not a date
+_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+")
 _FIRST_GREGORIAN_YEAR = 1900
 _CENTURY = 1400
+_JALALI_YEARS = range(1300, 1500)
+_GREGORIAN_YEARS = range(_FIRST_GREGORIAN_YEAR, 2200)
+# Month names as subscribers write them (Persian after dialogs.text.normalize, and common Latin spellings).
+_MONTH_NAMES = (
+    ("فروردین", "farvardin"),
+    ("اردیبهشت", "ordibehesht"),
+    ("خرداد", "khordad"),
+    ("تیر", "tir"),
+    ("مرداد", "امرداد", "mordad", "amordad"),
+    ("شهریور", "shahrivar", "shahriver"),
+    ("مهر", "mehr"),
+    ("آبان", "ابان", "aban"),
+    ("آذر", "اذر", "azar"),
+    ("دی", "dey", "dei"),
+    ("بهمن", "bahman"),
+    ("اسفند", "esfand"),
+)
+_MONTHS = {name: month for month, names in enumerate(_MONTH_NAMES, start=1) for name in names}
+Candidate = tuple[str, int, int]  # (year as typed, month, day)
 
 
 def to_jalali_str(d: datetime.date) -> str:
@@ -35,25 +56,80 @@ def _to_date(year: int, month: int, day: int) -> datetime.date:
         raise Refused("date_not_exist") from None
 
 
-def _parse_date(text: str) -> datetime.date:
-    """Turn the typed text into a date without judging whether it is plausible."""
-    match = _DATE.fullmatch(re.sub(r"\s+", "", latin_digits(text)))
-    if match is None:
+def _numeric(tokens: list[str]) -> list[Candidate]:
+    """Readings of digits only: 8 digits (year first or day first), or three groups in either order."""
+    if len(tokens) == 1 and len(tokens[0]) == 8:
+        t = tokens[0]
+        return [(t[:4], int(t[4:6]), int(t[6:])), (t[4:], int(t[2:4]), int(t[:2]))]
+    if len(tokens) != 3 or len(tokens[1]) > 2 or any(len(t) not in (1, 2, 4) for t in tokens):
         raise Refused("date_format")
-    year_text, month, day = match.group(1), int(match.group(2)), int(match.group(3))
-    if len(year_text) == 3:
+    a, b, c = tokens
+    if len(a) == 4 and len(c) == 4:
         raise Refused("date_format")
-    year = int(year_text)
-    if len(year_text) <= 2:
-        year += _CENTURY
-    return _to_date(year, month, day)
+    if len(a) == 4:
+        return [(a, int(b), int(c))]
+    if len(c) == 4:
+        return [(c, int(b), int(a))]
+    return [(a, int(b), int(c)), (c, int(b), int(a))]  # both orders: asked about when both make sense
 
 
-def parse_reading_date(text: str, today: datetime.date, not_before: datetime.date | None = None) -> datetime.date:
-    """Validate the date a meter was read; '0' means today because that is the common case."""
-    d = today if latin_digits(text).strip() == "0" else _parse_date(text)
+def _named(tokens: list[str], today: datetime.date) -> list[Candidate]:
+    """A month written as a word: `8 Azar 1405`, `۸ آذر ۱۴۰۵`, `1405 آذر 8`."""
+    names = [t for t in tokens if not t.isdigit()]
+    numbers = [t for t in tokens if t.isdigit()]
+    if len(names) != 1 or names[0] not in _MONTHS or len(numbers) != 2:
+        raise Refused("date_format")
+    month = _MONTHS[names[0]]
+    x, y = numbers
+    if len(x) == 4 or len(y) == 4:
+        year, day = (x, y) if len(x) == 4 else (y, x)
+        return [(year, month, int(day))] if len(day) <= 2 else []
+    day_first = tokens.index(names[0]) == 1
+    return [(y, month, int(x)), (x, month, int(y))] if day_first else [(x, month, int(y)), (y, month, int(x))]
+
+
+def _candidates(text: str, today: datetime.date) -> list[Candidate]:
+    """Every way the typed text can be read as a date, the likeliest first."""
+    text = normalize(text).casefold().strip(". ")
+    if not text or len(text) > _LONGEST or "_" in text or not _SHAPE.fullmatch(text):
+        raise Refused("date_format")
+    tokens = _TOKEN.findall(text)
+    found = _numeric(tokens) if all(t.isdigit() for t in tokens) else _named(tokens, today)
+    return [c for c in found if len(c[0]) <= 2 or int(c[0]) in _JALALI_YEARS or int(c[0]) in _GREGORIAN_YEARS]
+
+
+def _check(candidate: Candidate, today: datetime.date, not_before: datetime.date | None) -> datetime.date:
+    year_text, month, day = candidate
+    year = int(year_text) + (_CENTURY if len(year_text) <= 2 else 0)
+    d = _to_date(year, month, day)
     if d > today:
         raise Refused("date_future")
     if not_before is not None and d < not_before:
         raise Refused("date_before_last", last=to_jalali_str(not_before))
     return d
+
+
+def parse_reading_date(text: str, today: datetime.date, not_before: datetime.date | None = None) -> datetime.date:
+    """Validate the date a meter was read; '0' means today because that is the common case.
+    A form that reads as two possible days is asked about, never guessed."""
+    if latin_digits(text).strip() == "0":
+        return today
+    candidates = _candidates(text, today)
+    if not candidates:
+        raise Refused("date_format")
+    days: list[datetime.date] = []
+    first_error: Refused | None = None
+    for candidate in candidates:
+        try:
+            day = _check(candidate, today, not_before)
+        except Refused as err:
+            first_error = first_error or err
+            continue
+        if day not in days:
+            days.append(day)
+    if len(days) > 1:
+        raise Refused("date_ambiguous", first=to_jalali_str(days[0]), second=to_jalali_str(days[1]))
+    if days:
+        return days[0]
+    assert first_error is not None
+    raise first_error

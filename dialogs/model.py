@@ -41,12 +41,14 @@ class Media:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One SMS: who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media."""
+    """One SMS (or USSD input): who sent it, what it said, its gateway id (dedupe and dialog id), any MMS media,
+    and the channel it came by ("twilio", "kavenegar", "smpp", "ussd"), which picks the words that fit it."""
 
     sender: str
     text: str
     message_id: str = ""
     media: tuple[Media, ...] = ()
+    channel: str = "twilio"  # the inbound channel (sms_gateway.channels.CHANNELS), recorded on the request
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,15 @@ class Session:
     meter: Meter | None = None  # known once the bill lookup answered
     register_index: int = 0
     pending: Pending | None = None
+    channel: str = "twilio"  # the channel of the last message: a query's answer is worded for it
+    queued: list[str] = field(default_factory=list)  # a one-SMS report's parts not applied yet, in order
+    quick: bool = False  # a one-SMS report: date today, no description, no receipt
 
     def copy(self) -> Session:
         """A copy to change freely: the mutable parts are copied, the frozen ones (meter, pending) shared."""
         a = self.answers
         answers = dataclasses.replace(a, readings=dict(a.readings), wraps=list(a.wraps))
-        return dataclasses.replace(self, answers=answers, media=list(self.media))
+        return dataclasses.replace(self, answers=answers, media=list(self.media), queued=list(self.queued))
 
     @property
     def register(self) -> Register:

@@ -42,6 +42,9 @@ class ConfirmedRequest:
     language: str = _card(default="fa")
     registers: tuple[str, ...] = _card(default=())
     confirmed_at: datetime = _card()  # local (Tehran) time, or with its offset
+    # The channel the confirming message came by (export, desk statistics); "sms" (the column's default) = not
+    # recorded: requests stored, or jobs enqueued, before channels were.
+    channel: str = _card(default="sms")
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-safe dict (the RQ job's argument)."""

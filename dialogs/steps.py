@@ -58,6 +58,7 @@ def help_text(session: Session, rules: Rules) -> str:
 def answer(session: Session, inbound: Inbound, text: str, now: datetime, rules: Rules) -> Outcome:
     """Apply one answer to the current step; a refused answer keeps everything already given."""
     step = STEP[session.step]
+    text = text if step.name == "desc" else rules.catalogue.unlabelled(step.name, text)
     session.media.extend(Attachment(m.url, m.content_type, step.name) for m in inbound.media)
     if inbound.media and not text:
         if not step.media_answers:
@@ -75,6 +76,11 @@ def _next(session: Session, rules: Rules) -> Outcome:
     later = STEPS[[s.name for s in STEPS].index(session.step) + 1 :]
     session.step = next(s.name for s in later if s.applies(rules))
     return Outcome(session, [prompt(session, rules)])
+
+
+def new_session(dialog_id: str, lang: str, now: datetime, channel: str = "twilio") -> Session:
+    """A fresh dialog; its id is the gateway id of the message that started it (deterministic, unique)."""
+    return Session(dialog_id, lang, STEPS[0].name, now.replace(microsecond=0), channel=channel)
 
 
 def _bill(session: Session, text: str, inbound: Inbound, now: datetime, rules: Rules) -> Outcome:
@@ -146,6 +152,8 @@ def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules
             meter=None,
             register_index=0,
             pending=None,
+            queued=[],
+            quick=False,
         )
         return Outcome(fresh, [rules.catalogue.text("restart", lang) + " " + prompt(fresh, rules)])
     if text != "1":
@@ -153,12 +161,12 @@ def _confirm(session: Session, text: str, inbound: Inbound, now: datetime, rules
     return Outcome(
         None,
         [rules.catalogue.text("confirmed", lang)],
-        effects=[FinishRequest(confirmed(session, inbound.sender, now))],
+        effects=[FinishRequest(confirmed(session, inbound.sender, now, inbound.channel))],
     )
 
 
-def confirmed(session: Session, mobile: str, now: datetime) -> ConfirmedRequest:
-    """The request the subscriber just confirmed, from the session's answers."""
+def confirmed(session: Session, mobile: str, now: datetime, channel: str = "twilio") -> ConfirmedRequest:
+    """The request the subscriber just confirmed, from the session's answers, by the channel it came in by."""
     a, meter = session.answers, session.meter
     assert meter is not None
     return ConfirmedRequest(
@@ -175,6 +183,7 @@ def confirmed(session: Session, mobile: str, now: datetime) -> ConfirmedRequest:
         language=session.language,
         registers=tuple(r.name for r in meter.registers),
         confirmed_at=now.replace(microsecond=0),
+        channel=channel,
     )
 
 

@@ -9,14 +9,39 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sms_gateway.settings import ConfigError, Settings, config_path, load
+
+# The long-running roles: each writes its Prometheus counters into the instance's metrics folder.
+PROCESS_ROLES = frozenset({"web", "worker", "desk", "smpp", "metrics", "up"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     path = config_path(args.config)
     os.environ["KONTOR_CONFIG"] = str(path.resolve())
     return load(path)
+
+
+def metrics_dir(settings: Settings) -> Path:
+    """Point prometheus_client's multiprocess mode at data_dir/metrics; it reads the variable once, at import,
+    so this runs before any command imports it."""
+    if "prometheus_client.values" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    folder = metrics_dir_path(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
+    return folder
+
+
+def empty_metrics(settings: Settings) -> None:
+    """A new run of the instance starts its counts from zero (prometheus_client's rule between runs)."""
+    for stale in metrics_dir_path(settings).glob("*.db"):
+        stale.unlink()
+
+
+def metrics_dir_path(settings: Settings) -> Path:
+    return settings.data_path / "metrics"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -67,6 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except embedded_redis.AlreadyRunning as exc:
         print(f"kontor up: {exc}", file=sys.stderr)
         return 2
+    empty_metrics(settings)  # under the instance's lock: never another running instance's counts
     redis_proc = None
     if settings.embedded_redis:
         redis_proc = embedded_redis.start(settings.data_path, settings.redis_socket)
@@ -84,7 +110,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             if role == "sandbox":
                 _wait_for_sandbox(settings)
-        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}"))
+        webhooks = ", ".join(channels.webhook_urls(f"http://{settings.server.host}:{settings.server.port}", settings))
         print(
             f"Kontor is up: webhook {webhooks} — try: kontor phone --from +989121234567 --config {settings.source}",
             flush=True,
@@ -131,7 +157,7 @@ def _wait(children: list[subprocess.Popen[bytes]]) -> None:
 def cmd_phone(args: argparse.Namespace) -> int:
     from sms_gateway.phone import run_phone
 
-    return run_phone(_settings(args), args.sender, args.url)
+    return run_phone(_settings(args), args.sender, args.url, args.channel)
 
 
 def cmd_smpp(args: argparse.Namespace) -> int:
@@ -159,6 +185,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return failed(settings, sys.stdout) if args.action == "failed" else retry(settings, sys.stdout)
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from sms_gateway.outbox_admin import failed, resend
+
+    settings = _settings(args)
+    if args.action == "failed":
+        return failed(settings, sys.stdout)
+    if not (args.ids or args.all):
+        print("kontor outbox resend: give message ids or --all", file=sys.stderr)
+        return 2
+    return resend(settings, [int(i) for i in args.ids], args.all, sys.stdout)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kontor", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,6 +222,12 @@ def parser() -> argparse.ArgumentParser:
     phone = command("phone", cmd_phone, "an interactive terminal phone for the local service")
     phone.add_argument("--from", dest="sender", required=True, help="the phone number you text from")
     phone.add_argument("--url", default="", help="webhook URL (default: from server.host/port)")
+    phone.add_argument(
+        "--channel",
+        default="twilio",
+        choices=("twilio", "kavenegar", "ussd"),
+        help="the gateway to speak as (default twilio)",
+    )
     requests = sub.add_parser("requests", help="stored requests").add_subparsers(dest="action", required=True)
     exp = requests.add_parser("export", help="print every stored request")
     exp.add_argument("--format", choices=("json", "csv"), default="json")
@@ -191,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
     jobs = command("jobs", cmd_jobs, "finishing jobs that failed for good")
     jobs.add_argument("action", choices=("failed", "retry"))
+    outbox = command("outbox", cmd_outbox, "SMS the gateway refused for good: list them, send them again")
+    outbox.add_argument("action", choices=("failed", "resend"))
+    outbox.add_argument("ids", nargs="*", help="message ids to send again (from `kontor outbox failed`)")
+    outbox.add_argument("--all", action="store_true", help="send every failed message again")
     from sms_gateway.desk.commands import add_commands
 
     add_commands(command, _settings)  # desk, users, stats (issue 10)
@@ -205,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     install()  # mask national IDs, bill IDs and mobiles in every log record of every command
     args = parser().parse_args(argv)
     try:
+        if args.command in PROCESS_ROLES:
+            metrics_dir(_settings(args))
         return int(args.func(args))
     except ConfigError as exc:
         print(f"kontor: configuration error: {exc}", file=sys.stderr)

@@ -29,6 +29,7 @@ COLUMNS = (
     "attachments",
     "bill_amount",
     "payment_id",
+    "channel",
     "created_at",
     "updated_at",
 )

@@ -15,7 +15,7 @@ from adapters.http import OutsideSystemError
 from dialogs.jalali import to_jalali_str
 from dialogs.model import BillLookup, Effect, FinishRequest, Inbound, Meter, Outcome, Query, RequestStatus, StatusLookup
 from dialogs.text import normalize, script_of
-from sms_gateway import jobs, optout, runtime
+from sms_gateway import counters, jobs, optout, runtime
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from storage import repository
@@ -35,8 +35,21 @@ def language(services: Services, stored: Stored, inbound: Inbound) -> str:
     return script_of(normalize(inbound.text)) or services.rules.default_language
 
 
+@dataclasses.dataclass(frozen=True)
+class Handled:
+    """The replies to one message and how it was handled (answered, duplicate or limited), for the counters."""
+
+    outcome: str
+    replies: list[str]
+
+
 def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | None = None) -> list[str]:
     """Process one message exactly once per message id; the reply is repeated for a redelivery."""
+    return receive(services, inbound, now).replies
+
+
+def receive(services: Services, inbound: Inbound, now: Callable[[], datetime] | None = None) -> Handled:
+    """handle(), also saying how the message was handled."""
     if not inbound.message_id:  # a dialog id must be unique: never let two dialogs share ""
         inbound = dataclasses.replace(inbound, message_id="local-" + secrets.token_hex(12))
     phone, token, cfg = inbound.sender, secrets.token_hex(8), services.settings.limits
@@ -45,9 +58,10 @@ def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | N
         log.warning("rate limited %s (notice: %s)", mask_digits(phone), gate.notice)
         if optout.is_stop(inbound.text):  # a STOP is honoured even from a phone over its limit
             services.sessions.opt_out(phone)
-            return []
+            return Handled("limited", [])
         notice = gate.notice and not gate.opted_out
-        return [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
+        replies = [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
+        return Handled("limited", replies)
     try:
         if gate.global_over:
             log.warning(
@@ -56,39 +70,40 @@ def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | N
                 mask_digits(phone),
             )
             services.sessions.release(phone, token)
-            return []
+            return Handled("limited", [])
         return _locked(services, inbound, token, gate, now or services.clock.tehran_now)
     except BaseException:
         services.sessions.release(phone, token)
         raise
 
 
-def _locked(services: Services, inbound: Inbound, token: str, gate: Gate, now: Callable[[], datetime]) -> list[str]:
+def _locked(services: Services, inbound: Inbound, token: str, gate: Gate, now: Callable[[], datetime]) -> Handled:
     """With the phone's lock held: dedupe, STOP/START, then the dialog."""
     phone, stored = inbound.sender, gate.stored
     if inbound.message_id in stored.seen:
         log.info("duplicate message %s from %s", inbound.message_id, mask_digits(phone))
         services.sessions.release(phone, token)
-        return stored.reply if stored.seen[-1] == inbound.message_id else []
+        return Handled("duplicate", stored.reply if stored.seen[-1] == inbound.message_id else [])
     lang = language(services, stored, inbound)
     if optout.is_stop(inbound.text):
         services.sessions.stop(phone, token)
         log.info("%s opted out", mask_digits(phone))
-        return [say(services, "opted_out", lang)]
+        return Handled("answered", [say(services, "opted_out", lang)])
     if not gate.opted_out:
-        return _advance(services, inbound, stored, token, now, [])
+        return Handled("answered", _advance(services, inbound, stored, token, now, []))
     if not optout.is_start(inbound.text):  # opted out: nothing is answered until START
         services.sessions.release(phone, token)
-        return []
+        return Handled("answered", [])
     services.sessions.start(phone)
-    return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
+    return Handled("answered", _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)]))
 
 
 def _advance(
     services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable[[], datetime], prefix: list[str]
 ) -> list[str]:
     """Advance the dialog, answer its queries, enqueue its effects, then save and unlock."""
-    outcome = dialogs.advance(stored.dialog, inbound, now(), services.rules)
+    at = now()
+    outcome = dialogs.advance(stored.dialog, inbound, at, services.rules)
     while (query := outcome.query) is not None:
         refusal = _inquire_refusal(services, inbound.sender, query)
         if refusal is not None:
@@ -102,6 +117,7 @@ def _advance(
         Stored(outcome.session, stored.seen + [inbound.message_id], replies),
         before=_jobs(services, outcome.effects),
     )
+    counters.dialog_step(stored.dialog, outcome, at, services.rules.idle_minutes)
     return replies
 
 

@@ -15,8 +15,8 @@ from adapters.clock import utcnow
 from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
 from dialogs.request import ConfirmedRequest
-from sms_gateway import bootstrap, runtime
-from sms_gateway.outbox import deliver
+from sms_gateway import bootstrap, counters, runtime
+from sms_gateway.outbox import UNFINISHED, deliver
 from storage import repository
 from storage.models import OutboundMessage, Request
 
@@ -32,6 +32,7 @@ def job_id(kind: str, dialog_id: str) -> str:
     return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", dialog_id)
 
 
+@counters.timed
 def finish_request(payload: dict[str, Any]) -> str:
     """Store the confirmed request once, owe the tracking SMS in the same transaction, deliver it, go on.
 
@@ -64,6 +65,7 @@ class Decision:
     consumption: dict[str, float] = field(default_factory=dict)
 
 
+@counters.timed
 def process_request(dialog_id: str) -> str:
     """Keep the MMS media, verify who asks, submit the readings; an outside system down means a retry later."""
     services = bootstrap.services()
@@ -71,19 +73,25 @@ def process_request(dialog_id: str) -> str:
         row: Request | None = db.scalar(select(Request).where(Request.dialog_id == dialog_id))
         if row is None:
             return "missing"
-        if row.status != "received":  # decided already: make sure its outcome SMS went out
-            _deliver_owed(db, f"outcome:{dialog_id}")
-            return row.status
-        request, tracking = repository.request_of(row), row.tracking_number
+        request, tracking, status = repository.request_of(row), row.tracking_number, row.status
+    if status != "received":  # decided already: make sure its outcome SMS went out
+        _deliver_owed(services, f"outcome:{dialog_id}")
+        return status
     attachments = [services.media.keep(item) for item in request.to_json()["attachments"]]
     decision = decide(services, tracking, request, attachments)
     return record(services, dialog_id, attachments, decision)
 
 
-def _deliver_owed(db: Any, event_key: str) -> None:
-    message = db.scalar(select(OutboundMessage).where(OutboundMessage.event_key == event_key))
-    if message is not None and message.status == "pending":
-        deliver(message.id)
+def _deliver_owed(services: runtime.Services, event_key: str) -> None:
+    """Deliver an owed message still on its way (read in a transaction of its own, closed before the send)."""
+    with services.db() as db:
+        message_id = db.scalar(
+            select(OutboundMessage.id).where(
+                OutboundMessage.event_key == event_key, OutboundMessage.status.in_(UNFINISHED)
+            )
+        )
+    if message_id is not None:
+        deliver(message_id)
 
 
 def decide(
@@ -112,18 +120,35 @@ def _decide(
 
 
 def record(services: runtime.Services, dialog_id: str, attachments: list[dict[str, Any]], decision: Decision) -> str:
-    """One status change and one outcome SMS, under a row lock, however many times the job runs."""
+    """One status change (a compare-and-set) and the outcome SMS of the status that won, however many copies of
+    the follow-up decide at once: a loser sends nothing of its own and only sees the winner's SMS delivered."""
+    now = utcnow()
     with services.db.begin() as db:
-        row = db.scalars(select(Request).where(Request.dialog_id == dialog_id).with_for_update()).one()
-        if row.status != "received":
-            return row.status
-        row.attachments, row.consumption = attachments, decision.consumption
-        row.bill_amount, row.payment_id = decision.amount, decision.payment_id
-        repository.set_status(db, row, decision.status, decision.reason, utcnow())
-        message = repository.owe_message(db, f"outcome:{dialog_id}", row.mobile, outcome_text(services, row), utcnow())
-        message_id = message.id
-    deliver(message_id)
-    return decision.status
+        row = db.scalars(select(Request).where(Request.dialog_id == dialog_id)).one()
+        won = repository.change_status(
+            db,
+            row.id,
+            "received",
+            decision.status,
+            decision.reason,
+            now,
+            attachments=attachments,
+            consumption=decision.consumption,
+            bill_amount=decision.amount,
+            payment_id=decision.payment_id,
+        )
+        if won:
+            message_id = repository.owe_message(
+                db, f"outcome:{dialog_id}", row.mobile, outcome_text(services, row), now
+            ).id
+        db.refresh(row)
+        status = row.status
+    if won:
+        deliver(message_id)
+    else:
+        log.warning("request %s was decided by another job (%s): no second decision", row.tracking_number, status)
+        _deliver_owed(services, f"outcome:{dialog_id}")
+    return status
 
 
 def outcome_text(services: runtime.Services, row: Request) -> str:

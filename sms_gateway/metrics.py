@@ -1,15 +1,17 @@
-"""Prometheus metrics read from the shared state at each scrape: requests by status and channel, owed SMS by
-gateway and status, desk decisions, queue depth and failed jobs. One `kontor metrics` process serves them on an
-operator's address (`metrics.host:port`), never on the public webhook; any number of web, worker and desk
-processes move them, since they live in SQL and Redis rather than in one process's memory."""
+"""`kontor metrics`: Prometheus /metrics on an operator's address (`metrics.host:port`), never on the webhook.
+
+Two sources: what SQL and Redis hold at each scrape (requests by status and channel, owed SMS by gateway and
+status, desk decisions, queue depth, failed jobs), and the per-process counters every web, worker, desk and smpp
+process of the instance writes into PROMETHEUS_MULTIPROC_DIR (sms_gateway/counters.py, adapters/telemetry.py)."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from rq.registry import FailedJobRegistry
@@ -85,6 +87,9 @@ def wsgi_app(services: Services) -> Callable[..., Any]:
     """/metrics (any path, as prometheus_client answers) in the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(services))
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # every process's counters, summed (a fresh registry: not the default one, per prometheus_client)
+        multiprocess.MultiProcessCollector(registry, folder)  # type: ignore[no-untyped-call]  # prometheus_client's multiprocess module is unannotated
     return make_wsgi_app(registry)
 
 

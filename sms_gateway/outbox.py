@@ -1,90 +1,191 @@
-"""Delivering the SMS Kontor owes: each owed message (a row in outbound_messages) is sent at most once.
+"""Delivering the SMS Kontor owes: sent once as far as the gateway can tell (docs/guarantees.md says how far).
 
-The row is claimed by a conditional UPDATE (status still pending) as the first statement of the transaction:
-PostgreSQL locks the row, SQLite takes its write lock, so two workers never both send it. Throttling and the
-opt-out check happen before the claim, so no lock is held while waiting.
-The throttle is a GCRA per sender number, shared by every worker: key <prefix>:throttle:{number}.
+Each owed message (a row of outbound_messages) moves pending -> sending -> sent | failed. `sending` is committed,
+with who claimed it, BEFORE the gateway call, and no SQL transaction is open during the call, so a crash or a
+timeout after the gateway accepted never rolls the claim back. A message found in `sending` whose claimer is gone
+(a dead worker, a stale claim), or `uncertain` (a timeout after the request went out), is first looked up at the
+gateway (Sender.find) and sent again only when the gateway has no record of it. A credential or account error
+(AccountError) holds the message (back to pending) and is retried with backoff, loudly; only an error about the
+message itself (invalid number, opted out) ends it `failed`. Throttling and the opt-out check come before the claim.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from adapters.clock import utcnow
-from adapters.senders import PermanentSendError, TransientSendError
-from sms_gateway import bootstrap, runtime
-from storage.models import OutboundMessage
-from storage.phones import PREFIX
+from adapters.senders import AccountError, PermanentSendError, TransientSendError, UncertainSendError
+from sms_gateway import bootstrap, counters, runtime
+from sms_gateway.throttle import Throttled, throttle
+from sms_gateway.worker import current_worker, is_alive
+from storage.models import FAILED, FINISHED, PENDING, SENDING, SENT, SUPPRESSED, UNCERTAIN, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
 THROTTLE_WAIT_SECONDS = 5.0
-
-# GCRA: KEYS[1] holds the theoretical arrival time (ms). ARGV: interval ms. Returns 0 (go) or ms to wait.
-_THROTTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then return tat - now end
-redis.call('SET', KEYS[1], math.max(tat, now) + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 1000)
-return 0
-"""
+# Throttled and throttle live in sms_gateway.throttle; named here too, where the outbox's callers look for them.
+__all__ = ["UNFINISHED", "Throttled", "deliver", "throttle"]
+CLAIM_SECONDS = 180  # longer than a job may run (120 s): an older claim is stale even if its claimer still lives
+RECONCILE_SLACK = timedelta(minutes=10)  # the gateway's clock and ours may differ a little
+UNFINISHED = (PENDING, SENDING, UNCERTAIN)
 
 
-class Throttled(Exception):
-    """The sender number stayed over its rate for longer than we wait: a transient error, retried by RQ."""
+@dataclass(frozen=True)
+class Owed:
+    """The row as read before any claim: what to send, and who claimed it when."""
+
+    id: int
+    status: str
+    to: str
+    body: str
+    claimed_by: str
+    claimed_at: datetime | None
+    created_at: datetime
 
 
+def claimer() -> str:
+    """Who claims here: the worker's name (it beats in Redis), else this process and thread's own unique name."""
+    return current_worker() or f"proc.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}.{_TOKEN}"
+
+
+_TOKEN = secrets.token_hex(4)
+
+
+def claim_is_stale(client: redis.Redis, owed: Owed, now: datetime) -> bool:
+    """Nobody is sending it now: the claim is ours (our own send ended unrecorded), its worker no longer beats,
+    or it is older than any job may run (a claimer that is not a worker has no heartbeat: time decides)."""
+    if (
+        owed.claimed_by == claimer()
+        or owed.claimed_at is None
+        or now - owed.claimed_at > timedelta(seconds=CLAIM_SECONDS)
+    ):
+        return True
+    return owed.claimed_by.startswith("kontor.") and not is_alive(client)(owed.claimed_by)
+
+
+@counters.timed
 def deliver(message_id: int) -> None:
     """Send an owed SMS unless it was sent, failed for good or suppressed; transient errors raise so RQ retries."""
     services = bootstrap.services()
-    with services.db() as db:
-        to = db.scalar(
-            select(OutboundMessage.to).where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
-        )
-    if to is None:
+    owed = _read(services, message_id)
+    if owed is None or owed.status in FINISHED:
         return
-    if services.sessions.opted_out(to):
-        _finish(services, message_id, "suppressed", "opted out (STOP)")
-        return
-    throttle(
-        services.redis,
-        services.sms.number,
-        services.settings.outbound.per_sender_per_second,
-        THROTTLE_WAIT_SECONDS,
-        prefix=services.sessions.prefix,
-    )
-    error = _send_claimed(services, message_id)
+    if owed.status == PENDING:
+        if services.sessions.opted_out(owed.to):
+            _finish(services, message_id, SUPPRESSED, "opted out (STOP)")
+            return
+        _throttle(services)
+        if not _claim(services, owed):
+            return
+    else:
+        if owed.status == SENDING and not claim_is_stale(services.redis, owed, utcnow()):
+            return  # its claimer is sending it right now
+        if not _claim(services, owed) or _reconciled(services, owed):
+            return
+    error = _send_claimed(services, owed)
     if error is not None:
         raise error
 
 
-def _send_claimed(services: runtime.Services, message_id: int) -> TransientSendError | None:
-    """Claim the row, send, record the outcome; a transient error is recorded, then returned to raise."""
+def _read(services: runtime.Services, message_id: int) -> Owed | None:
+    with services.db() as db:
+        m = db.get(OutboundMessage, message_id)
+        if m is None:
+            return None
+        return Owed(m.id, m.status, m.to, m.body, m.claimed_by, m.claimed_at, m.created_at)
+
+
+def _throttle(services: runtime.Services) -> None:
+    per_second, prefix = services.settings.outbound.per_sender_per_second, services.sessions.prefix
+    throttle(services.redis, services.sms.number, per_second, THROTTLE_WAIT_SECONDS, prefix=prefix)
+
+
+def _claim(services: runtime.Services, owed: Owed) -> bool:
+    """Commit `sending`, claimed by us, before any gateway call: a compare-and-set on the state we read."""
+    query = update(OutboundMessage).where(OutboundMessage.id == owed.id, OutboundMessage.status == owed.status)
+    if owed.status != PENDING:
+        query = query.where(OutboundMessage.claimed_by == owed.claimed_by)
     with services.db.begin() as db:
         claimed = db.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
-            .values(attempts=OutboundMessage.attempts + 1)
+            query.values(
+                status=SENDING,
+                claimed_by=claimer(),
+                claimed_at=utcnow(),
+                provider=services.sms.name,
+                attempts=OutboundMessage.attempts + 1,
+            )
         )
-        if getattr(claimed, "rowcount", 0) != 1:
-            return None
-        message = db.get_one(OutboundMessage, message_id, with_for_update=True)
-        message.provider = services.sms.name
-        try:
-            message.provider_id = services.sms.send(message.to, message.body)
-            message.status, message.sent_at, message.error = "sent", utcnow(), ""
-        except PermanentSendError as exc:
-            message.status, message.error = "failed", str(exc)
-            log.warning("SMS %s failed for good: %s", message_id, exc)
-        except TransientSendError as exc:
-            message.error = str(exc)
-            log.warning("SMS %s not sent yet (attempt %s): %s", message_id, message.attempts, exc)
-            return exc
+        return getattr(claimed, "rowcount", 0) == 1
+
+
+def _settle(services: runtime.Services, message_id: int, status: str, **values: Any) -> None:
+    """Record how our claimed send ended (only while the claim is still ours)."""
+    with services.db.begin() as db:
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.claimed_by == claimer())
+            .where(OutboundMessage.status == SENDING)
+            .values(status=status, **values)
+        )
+
+
+def _reconciled(services: runtime.Services, owed: Owed) -> bool:
+    """Ask the gateway whether it already has the message; True when it does (then recorded sent, not resent)."""
+    since = datetime.now(UTC) - (utcnow() - owed.created_at) - RECONCILE_SLACK  # the gateway's clock, not ours
+    try:
+        found = services.sms.find(owed.to, owed.body, since, local_id=str(owed.id))
+    except TransientSendError as exc:
+        _settle(services, owed.id, UNCERTAIN, error=f"cannot reconcile yet: {exc}")
+        raise
+    except Exception:
+        _settle(services, owed.id, UNCERTAIN, error="interrupted while reconciling")
+        raise
+    if found is None:
+        log.warning("SMS %s (%s) is unknown to %s: sending it again", owed.id, owed.status, services.sms.name)
+        return False
+    _settle(services, owed.id, SENT, provider_id=found, sent_at=utcnow(), error="")
+    log.warning(
+        "SMS %s was already accepted by %s (%s): recorded sent, not sent again", owed.id, services.sms.name, found
+    )
+    return True
+
+
+def _send_claimed(services: runtime.Services, owed: Owed) -> TransientSendError | None:
+    """Send our claimed message and record the end; a transient error is recorded, then returned to raise."""
+    name = services.sms.name
+    try:
+        provider_id = services.sms.send(owed.to, owed.body, local_id=str(owed.id))
+    except PermanentSendError as exc:
+        _settle(services, owed.id, FAILED, error=str(exc))
+        log.warning("SMS %s failed for good: %s", owed.id, exc)
+        return None
+    except AccountError as exc:
+        _settle(services, owed.id, PENDING, error=str(exc))
+        log.error(
+            "SMS %s HELD: %s refused Kontor's account (%s); fix the credentials, it is retried", owed.id, name, exc
+        )
+        return exc
+    except UncertainSendError as exc:
+        _settle(services, owed.id, UNCERTAIN, error=str(exc))
+        log.warning("SMS %s may have reached %s (%s): asked before any resend", owed.id, name, exc)
+        return exc
+    except TransientSendError as exc:
+        _settle(services, owed.id, PENDING, error=str(exc))
+        log.warning("SMS %s not sent yet: %s", owed.id, exc)
+        return exc
+    except BaseException:  # killed by the job timeout, or a bug: the gateway may have it
+        _settle(services, owed.id, UNCERTAIN, error="interrupted during the send")
+        raise
+    _settle(services, owed.id, SENT, provider_id=provider_id, sent_at=utcnow(), error="")
     return None
 
 
@@ -93,31 +194,7 @@ def _finish(services: runtime.Services, message_id: int, status: str, reason: st
     with services.db.begin() as db:
         db.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == "pending")
+            .where(OutboundMessage.id == message_id, OutboundMessage.status == PENDING)
             .values(status=status, error=reason)
         )
     log.info("SMS %s %s: %s", message_id, status, reason)
-
-
-def throttle(
-    client: redis.Redis,
-    sender: str,
-    per_second: float,
-    max_wait: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
-    prefix: str = PREFIX,
-) -> float:
-    """Take the sender number's next send slot, waiting (bounded) when it is busy; returns seconds waited."""
-    if per_second <= 0:
-        return 0.0
-    script, interval = client.register_script(_THROTTLE), max(1, int(1000 / per_second))
-    waited, deadline = 0.0, time.monotonic() + max_wait
-    for _ in range(10_000):
-        wait_ms = int(script(keys=[f"{prefix}:throttle:{{{sender}}}"], args=[interval]))
-        if not wait_ms:
-            return waited
-        if time.monotonic() + wait_ms / 1000 > deadline:
-            break
-        sleep(wait_ms / 1000)
-        waited += wait_ms / 1000
-    raise Throttled(f"sender {sender[-4:]} over {per_second}/s for {max_wait}s")

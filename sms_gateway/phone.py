@@ -1,6 +1,9 @@
-"""`kontor phone`: type as a subscriber would; each line is posted as a signed Twilio webhook.
+"""`kontor phone`: type as a subscriber would; each line is posted as the chosen channel's gateway posts it
+(`--channel twilio`: a signed Twilio webhook; `--channel kavenegar`: Kavenegar's receive call on its secret path;
+`--channel ussd`: Africa's Talking's USSD callback, `text` accumulated as the aggregator does).
 
-Replies (TwiML) print at once; outbound SMS to this number (the tracking number) print as they arrive.
+Replies in the HTTP answer (TwiML) print at once; outbound SMS to this number (Kavenegar's replies, the tracking
+number) print as they arrive in the outbox.
 A line `/mms URL [TYPE]` sends an MMS photo instead of text.
 """
 
@@ -14,7 +17,8 @@ from sqlalchemy import func, select
 
 from sms_gateway.channels.numbers import canonical_phone
 from sms_gateway.settings import Settings, webhook_token
-from sms_gateway.webhook_client import Sms, TwilioChannel, WebhookClient
+from sms_gateway.ussd_client import UssdChannel
+from sms_gateway.webhook_client import Channel, KavenegarChannel, Sms, TwilioChannel, WebhookClient
 from storage import repository
 from storage.db import make_engine, session_factory
 from storage.models import OutboundMessage
@@ -28,20 +32,47 @@ def sms_of(sender: str, line: str) -> Sms:
     return Sms(sender, line)
 
 
-def client(settings: Settings, url: str = "") -> WebhookClient:
-    """Signed as Twilio signs for this Kontor; posted to `url`, by default the webhook at server.host/port."""
-    channel = TwilioChannel(
+CHANNELS = ("twilio", "kavenegar", "ussd")
+
+
+def channel_of(settings: Settings, name: str = "twilio") -> Channel:
+    """The gateway `kontor phone` plays: Twilio signing with this Kontor's secret, or Kavenegar with its token."""
+    if name == "kavenegar":
+        k = settings.kavenegar
+        if k is None or not k.webhook_token:
+            raise ValueError("--channel kavenegar: set kavenegar.webhook_token (or KONTOR_KAVENEGAR_WEBHOOK_TOKEN)")
+        return KavenegarChannel(k.webhook_token, to=k.sender or "10004346")
+    if name == "ussd":
+        if not settings.ussd.token:
+            raise ValueError("--channel ussd: set ussd.token (or KONTOR_USSD_TOKEN)")
+        return UssdChannel(settings.ussd.token)  # type `*733#` to dial; each line is then one keypad input
+    if name != "twilio":
+        raise ValueError(f"--channel: one of {', '.join(CHANNELS)}, got {name!r}")
+    return TwilioChannel(
         webhook_token(settings), to=settings.twilio.from_number, account_sid=settings.twilio.account_sid or "AClocal"
     )
+
+
+def client(settings: Settings, url: str = "", channel_name: str = "twilio") -> WebhookClient:
+    """Posted as the channel's gateway posts; to `url`, by default the channel's webhook at server.host/port."""
+    channel = channel_of(settings, channel_name)
     if url:
         return WebhookClient(channel, url)
     return WebhookClient.local(channel, settings.server.port, settings.server.host)
 
 
-def _watch_outbox(settings: Settings, sender: str, stop: threading.Event) -> None:
+def _last_message(settings: Settings, sender: str) -> int:
+    """Where the watch starts: read before the first line is sent, so no reply to it can slip before the mark."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            return s.scalar(select(func.max(OutboundMessage.id)).where(OutboundMessage.to == sender)) or 0
+    finally:
+        engine.dispose()
+
+
+def _watch_outbox(settings: Settings, sender: str, last: int, stop: threading.Event) -> None:
     db = session_factory(make_engine(settings.database_url))
-    with db() as s:
-        last = s.scalar(select(func.max(OutboundMessage.id)).where(OutboundMessage.to == sender)) or 0
     while not stop.wait(0.5):
         with db() as s:
             for message in repository.messages_to(s, sender, last):
@@ -49,12 +80,18 @@ def _watch_outbox(settings: Settings, sender: str, stop: threading.Event) -> Non
                 last = message.id
 
 
-def run_phone(settings: Settings, sender: str, url: str = "") -> int:
+def run_phone(settings: Settings, sender: str, url: str = "", channel: str = "twilio") -> int:
     sender = canonical_phone(sender)
-    kontor = client(settings, url)
+    try:
+        kontor = client(settings, url, channel)
+    except ValueError as exc:
+        print(exc)
+        return 2
     stop = threading.Event()
-    threading.Thread(target=_watch_outbox, args=(settings, sender, stop), daemon=True).start()
-    print(f"Kontor phone {sender} → {kontor.url}. Try «قرائت» or READ; Ctrl-D to quit.")
+    last = _last_message(settings, sender)
+    threading.Thread(target=_watch_outbox, args=(settings, sender, last, stop), daemon=True).start()
+    where = kontor.url if channel == "twilio" else f"{channel} (replies arrive as 📩 SMS)"  # no secret path shown
+    print(f"Kontor phone {sender} → {where}. Try «قرائت» or READ; Ctrl-D to quit.")
     try:
         while True:
             try:

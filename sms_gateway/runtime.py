@@ -20,6 +20,7 @@ from adapters.registry import CivilRegistry
 from adapters.senders import Sender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
+from sms_gateway import redis_client
 from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
 from storage.phones import PhoneStore
@@ -50,16 +51,14 @@ class Services:
 
 def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     """Every real part, from the settings; `at` is the clock (a test may pin it)."""
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30, retry_on_timeout=True
-    )
+    client = redis_client.connect(settings, max_connections=redis_pool_size(settings))
     ttl = settings.dialog.idle_minutes * 60 + 3600
     engine = make_engine(settings.database_url)
     sender = senders.from_settings(settings)
     return Services(
         settings=settings,
         redis=client,
-        sessions=PhoneStore(client, ttl, settings.dialog.lock_seconds),
+        sessions=PhoneStore(client, ttl, settings.dialog.lock_seconds, wait_ms=redis_client.replica_wait_ms(settings)),
         queue=Queue(settings.worker.queue, connection=client),
         followup=Queue(settings.worker.queue + "-followup", connection=client),
         engine=engine,
@@ -72,6 +71,11 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
         rules=rules_from(settings),
         clock=at,
     )
+
+
+def redis_pool_size(settings: Settings) -> int:
+    """Bounded, never short: a web thread holds one connection at a time; the margin covers RQ and a worker's sends."""
+    return max(64, 2 * settings.server.threads + 16)
 
 
 def rules_from(settings: Settings) -> Rules:

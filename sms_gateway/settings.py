@@ -17,17 +17,51 @@ class ConfigError(Exception):
     """A setting is missing, unknown or of the wrong type: Kontor refuses to start."""
 
 
+MAX_THREADS = 32  # server.threads' bound: the HTTP clients keep this many connections per host (adapters/http.py)
+
+
 @dataclass(frozen=True)
 class Server:
     host: str
     port: int
     public_url: str
     workers: int
+    threads: int = 16  # per worker (gunicorn gthread): a request waiting on an outside system holds a thread
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError(f"server.threads: must be 1..{MAX_THREADS}, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class SentinelSettings:
+    """Redis Sentinel beyond one machine: the Sentinels' addresses and the primary's name; no hosts = no Sentinel."""
+
+    hosts: list[str] = field(default_factory=list)  # "host:port" of each Sentinel (three, on three hosts)
+    master: str = "kontor"  # the name the Sentinels monitor the primary under
+    password: str = ""  # the Sentinels' own AUTH password ("" = none; or KONTOR_REDIS_SENTINEL_PASSWORD)
+
+    def __post_init__(self) -> None:
+        for host in self.hosts:
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ConfigError(f"redis.sentinel.hosts: expected host:port, got {host!r}")
+        if self.hosts and not self.master:
+            raise ConfigError("redis.sentinel.master: required with redis.sentinel.hosts")
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [(host.rpartition(":")[0].strip("[]"), int(host.rpartition(":")[2])) for host in self.hosts]
 
 
 @dataclass(frozen=True)
 class RedisSettings:
-    url: str
+    url: str  # with Sentinel: only its password and db number are used (the primary is the Sentinels' answer)
+    sentinel: SentinelSettings = field(default_factory=SentinelSettings)
+
+    @property
+    def uses_sentinel(self) -> bool:
+        return bool(self.sentinel.hosts)
 
 
 @dataclass(frozen=True)
@@ -41,6 +75,21 @@ class Twilio:
     auth_token: str
     from_number: str
     api_base_url: str
+
+
+@dataclass(frozen=True)
+class Kavenegar:
+    """Kavenegar's HTTP API (an Iranian SMS provider): optional; the channel is off while a secret is empty."""
+
+    api_key: str = ""  # the panel's API key: the outbound sender needs it (or KONTOR_KAVENEGAR_API_KEY)
+    sender: str = ""  # the sender line messages go out from (e.g. 10004346)
+    api_base_url: str = "https://api.kavenegar.com"  # tests point it at a local stand-in
+    webhook_token: str = ""  # the secret path part of the inbound URLs (or KONTOR_KAVENEGAR_WEBHOOK_TOKEN)
+
+    @property
+    def inbound_on(self) -> bool:
+        """The inbound and delivery webhooks listen only with a secret to guard them."""
+        return bool(self.webhook_token)
 
 
 @dataclass(frozen=True)
@@ -119,7 +168,7 @@ class Limits:
 @dataclass(frozen=True)
 class Outbound:
     per_sender_per_second: float
-    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio)
+    gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio, kavenegar)
 
     def __post_init__(self) -> None:
         from adapters.senders import GATEWAYS
@@ -172,6 +221,15 @@ class Metrics:
     port: int = 9108
 
 
+@dataclass(frozen=True)
+class Ussd:
+    """The USSD channel (Africa's Talking callbacks): off while the token is empty (KONTOR_USSD_TOKEN may give it)."""
+
+    token: str = ""  # the secret in the callback URL /ussd/africastalking/<token>
+    allow_from: list[str] = field(default_factory=list)  # the aggregator's addresses or networks; empty = any
+    answer_seconds: float = 8.0  # a screen not ready by then is a "try again" END (aggregators give up near 15 s)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     data_dir: str
@@ -179,6 +237,7 @@ class Settings:
     redis: RedisSettings
     database: Database
     twilio: Twilio
+    kavenegar: Kavenegar | None = None
     dialog: Dialog
     worker: Worker
     subscriber_system: Endpoint
@@ -193,6 +252,7 @@ class Settings:
     outbound: Outbound
     desk: Desk = field(default_factory=Desk)
     metrics: Metrics = field(default_factory=Metrics)
+    ussd: Ussd = field(default_factory=Ussd)
     smpp: Smpp | None = None  # optional section: absent = the SMPP channel is off
     source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 
@@ -210,7 +270,7 @@ class Settings:
 
     @property
     def embedded_redis(self) -> bool:
-        return not self.redis.url
+        return not self.redis.url and not self.redis.uses_sentinel
 
     @property
     def database_url(self) -> str:
@@ -237,12 +297,16 @@ class Settings:
         return bool(self.twilio.account_sid and self.twilio.auth_token)
 
 
-ENV_OVERRIDES = {
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "KONTOR_REDIS_URL": ("redis", "url"),
+    "KONTOR_REDIS_SENTINEL_PASSWORD": ("redis", "sentinel", "password"),
     "KONTOR_DATABASE_URL": ("database", "url"),
     "KONTOR_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "KONTOR_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "KONTOR_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
+    "KONTOR_KAVENEGAR_API_KEY": ("kavenegar", "api_key"),
+    "KONTOR_KAVENEGAR_WEBHOOK_TOKEN": ("kavenegar", "webhook_token"),
+    "KONTOR_USSD_TOKEN": ("ussd", "token"),
     "KONTOR_SMPP_PASSWORD": ("smpp", "password"),
 }
 
@@ -285,6 +349,19 @@ def _unknown(cls: type, raw: typing.Mapping[str, object], where: str = "") -> li
     return found
 
 
+def _override(raw: dict[str, object], where: tuple[str, ...], value: str) -> None:
+    """Set a nested key from the environment, making an absent optional section (redis.sentinel) on the way."""
+    section: object = raw
+    for depth, name in enumerate(where[:-1]):
+        if not isinstance(section, dict):
+            return
+        if depth and section.get(name) is None:
+            section[name] = {}
+        section = section.get(name)
+    if isinstance(section, dict):
+        section[where[-1]] = value
+
+
 def _typed(raw: object) -> Settings:
     """Typed settings from the parsed YAML; any fault is a ConfigError naming the dotted key."""
     if not isinstance(raw, dict):
@@ -319,9 +396,9 @@ def load(path: str | Path | None = None, environ: typing.Mapping[str, str] | Non
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if isinstance(raw, dict):
-        for var, (section, key) in ENV_OVERRIDES.items():
-            if env.get(var) and isinstance(raw.get(section), dict):
-                raw[section][key] = env[var]
+        for var, where in ENV_OVERRIDES.items():
+            if env.get(var):
+                _override(raw, where, env[var])
     settings = _typed(raw)
     data_dir = Path(settings.data_dir)
     if not data_dir.is_absolute():

@@ -1,7 +1,7 @@
 """The other side of an inbound channel: one SMS as a gateway would post it, signed, with its replies read back.
 
 `kontor phone`, the tests and the bench all speak to Kontor through this one client, so a channel's form and
-signature are written once. A channel is one small class (only Twilio exists today); the transport is HTTP here,
+signature are written once. A channel is one small class (Twilio, Kavenegar); the transport is HTTP here,
 or any callable that posts a form (the tests' in-process Flask client).
 """
 
@@ -97,6 +97,30 @@ class TwilioChannel:
 
     def replies(self, content: bytes) -> list[str]:
         return [m.text or "" for m in ET.fromstring(content).iter("Message")]
+
+
+@dataclass(frozen=True)
+class KavenegarChannel:
+    """Kavenegar's receive webhook: the secret is in the path, nothing is signed, and the HTTP answer carries no
+    reply (replies arrive by Kavenegar's send API, so `replies` is always empty)."""
+
+    token: str
+    to: str = "10004346"  # the utility's Kavenegar line
+
+    @property
+    def path(self) -> str:
+        return f"/sms/kavenegar/{self.token}"
+
+    def form(self, sms: Sms) -> dict[str, str]:
+        """The fields Kavenegar sends; the sender as Kavenegar writes an Iranian mobile (09…)."""
+        sender = "0" + sms.sender[3:] if sms.sender.startswith("+98") else sms.sender
+        return {"from": sender, "to": self.to, "message": sms.text, "messageid": sms.message_id}
+
+    def headers(self, url: str, form: Mapping[str, str], signature: str | None = None) -> dict[str, str]:
+        return {}
+
+    def replies(self, content: bytes) -> list[str]:
+        return []
 
 
 @dataclass

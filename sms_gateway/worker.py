@@ -14,16 +14,25 @@ import threading
 from collections.abc import Callable
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 
+from sms_gateway import scheduling
 from sms_gateway.runtime import Services
 
 log = logging.getLogger("kontor.worker")
 BEAT_SECONDS = 3  # how often a worker says it is alive
 ALIVE_SECONDS = 10  # how long one beat counts: a worker silent this long is dead
 SWEEP_SECONDS = 5  # how often each live worker looks for orphans of dead ones
+
+
+_CURRENT: dict[str, str] = {}  # the name this process runs its RQ worker under, once run() has started
+
+
+def current_worker() -> str:
+    """This process's worker name (it beats in Redis), or "" when this process is not a `kontor worker`."""
+    return _CURRENT.get("name", "")
 
 
 def worker_name() -> str:
@@ -100,9 +109,10 @@ class Heart:
 def run(services: Services, burst: bool = False) -> None:
     """Queues in priority order: every waiting tracking number goes out before any follow-up work."""
     queues = [services.queue, services.followup]
-    name = worker_name()
+    name = _CURRENT["name"] = worker_name()
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
-    worker = SimpleWorker(queues, connection=services.redis, name=name)
+    # Its scheduler (retries, scheduled jobs) connects through Kontor's Redis factory: Sentinel works there too.
+    worker = scheduling.Worker(queues, connection=services.redis, name=name, settings=services.settings)
     heart = Heart(services.redis, name, queues)
     heart.start()
     try:
@@ -110,3 +120,4 @@ def run(services: Services, burst: bool = False) -> None:
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
         heart.stop()
+        _CURRENT.pop("name", None)

@@ -11,6 +11,7 @@ from typing import Any
 
 from dialogs.model import Answers, Attachment, Meter, Pending, Register, Session
 from dialogs.steps import STEP
+from dialogs.ussd import MENU
 
 VERSION = 2
 log = logging.getLogger("kontor.codec")
@@ -49,6 +50,12 @@ def dump_session(session: Session) -> dict[str, Any]:
     if session.pending is not None:
         p = session.pending
         data["p"] = [p.value, p.reason, int(p.wrapped), p.kwh]
+    if session.channel != "twilio":
+        data["c"] = session.channel
+    if session.queued:
+        data["q"] = list(session.queued)
+    if session.quick:
+        data["k"] = 1
     return data
 
 
@@ -69,7 +76,8 @@ def load_session(data: Any) -> Session | None:
     try:
         if isinstance(data, dict) and data.get("v") in (1, VERSION):
             session = _load(data) if data["v"] == VERSION else _from_v1(data)
-            if session.step not in STEP or (session.meter is None and session.step not in ("bill", "nid")):
+            known = session.step in STEP or session.step == MENU  # MENU: a USSD menu screen waiting for a choice
+            if not known or (session.meter is None and session.step not in ("bill", "nid", MENU)):
                 raise ValueError(f"no such step as {session.step!r} here")
             return session
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -93,6 +101,9 @@ def _load(data: dict[str, Any]) -> Session:
         meter=_load_meter(data["M"]) if "M" in data else None,
         register_index=int(data.get("i", 0)),
         pending=Pending(str(p[0]), str(p[1]), bool(p[2]), int(p[3])) if p else None,
+        channel=str(data.get("c", "twilio")),
+        queued=[str(part) for part in data.get("q", [])],
+        quick=bool(data.get("k", 0)),
     )
 
 

@@ -6,29 +6,40 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """SQLite gets WAL and a busy timeout so web and worker processes can share the file."""
+    """SQLite gets WAL, a busy timeout and real transactions so web and worker processes can share the file."""
     if url.startswith("sqlite"):
         if "///" in url:
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]  # DBAPI objects are untyped
+    """pysqlite's own transaction handling off (it BEGINs only before DML and lets a savepoint release commit):
+    SQLAlchemy's documented recipe, with the BEGIN emitted by _sqlite_begin instead."""
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Every transaction starts here, before its first read: IMMEDIATE takes the write lock at once (waiting up
+    to the busy timeout), so a read-then-write transaction never fails on a snapshot another writer made stale;
+    WAL readers in other connections are not blocked."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -58,6 +58,20 @@ class StatusChange(Base):
     request: Mapped[Request] = relationship(back_populates="history")
 
 
+# The outbox's states: pending (owed) -> sending (claimed, committed before the gateway call) -> sent | failed;
+# uncertain (the gateway may have it: a timeout after the request went out); suppressed (opted out).
+# A message in sending whose claimer is gone, or uncertain, is reconciled with the gateway before any resend.
+PENDING, SENDING, SENT, FAILED, UNCERTAIN, SUPPRESSED = (
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "uncertain",
+    "suppressed",
+)
+FINISHED = (SENT, FAILED, SUPPRESSED)
+
+
 class OutboundMessage(Base):
     """An SMS Kontor owes a subscriber; event_key is unique so one event never yields two messages."""
 
@@ -74,3 +88,8 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    claimed_by: Mapped[str] = mapped_column(String(120), default="", server_default="")  # the process sending it
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # when that send began
+    # The gateway's delivery report (Kavenegar: delivered, undelivered, ...), "" until one arrives (migration 0006).
+    delivery_status: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    delivery_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

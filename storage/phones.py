@@ -7,6 +7,7 @@ and one Lua script may touch them all):
   kontor:{phone}:rate     messages this minute (PHONE_WINDOW)
   kontor:{phone}:inquire  INQUIRE with a tracking number this hour (INQUIRE_WINDOW)
   kontor:{phone}:optout   STOP was sent: nothing unsolicited until START; no TTL
+  kontor:{phone}:undo     with Sentinel: the record before a confirm, until a replica acknowledged it; 60 s
   kontor:rate:global:{s}  the only inbound key of no phone: all messages in one second (GLOBAL_WINDOW)
 The session inside the record is opaque here: storage.codec encodes it.
 """
@@ -17,8 +18,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from dialogs.model import Session
 from storage.codec import dump_session, load_session
@@ -54,6 +57,25 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
+# KEYS: record, lock, undo. ARGV: token, record, TTL s. The save, keeping the record it replaces in `undo`.
+_COMMIT_UNDOABLE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], redis.call('GET', KEYS[1]) or '', 'EX', 60)
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: record, lock, undo. ARGV: the record saved, TTL s. Put back the record before the save, unless another
+# message holds the lock or saved since.
+_UNDO = """
+local before = redis.call('GET', KEYS[3])
+redis.call('DEL', KEYS[3])
+if not before or redis.call('EXISTS', KEYS[2]) == 1 or (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+if before == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], before, 'EX', ARGV[2]) end
+return 1
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -81,6 +103,14 @@ class PhoneBusy(Exception):
 
 class LockLost(Exception):
     """Our lock expired before the save: the save was refused so no newer answer is overwritten."""
+
+
+class Unreplicated(redis.exceptions.RedisError):
+    """No replica acknowledged a confirm in time: a fail-over could lose its job, so it is not announced.
+
+    The record was put back (where the primary still answers): the subscriber's next `1` confirms again, and the
+    job, idempotent by dialog id, runs once however often it was enqueued.
+    """
 
 
 @dataclass
@@ -126,10 +156,15 @@ class Gate:
 class PhoneStore:
     """The one owner of a phone's keys: lock and load (with the limits), save and unlock, opt-out, counters."""
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int, lock_seconds: int, prefix: str = PREFIX) -> None:
+    def __init__(
+        self, client: redis.Redis, ttl_seconds: int, lock_seconds: int, prefix: str = PREFIX, wait_ms: int = 0
+    ) -> None:
         self.client, self.ttl, self.lock_ms, self.prefix = client, ttl_seconds, lock_seconds * 1000, prefix
+        self.wait_ms = wait_ms  # > 0 (Sentinel): a save with jobs ends with WAIT 1 wait_ms in its round trip
         self._enter = client.register_script(_ENTER)
         self._commit = client.register_script(_COMMIT)
+        self._commit_undoable = client.register_script(_COMMIT_UNDOABLE)
+        self._undo = client.register_script(_UNDO)
         self._release = client.register_script(_RELEASE)
         self._stop = client.register_script(_STOP)
         self._count = client.register_script(_COUNT)
@@ -140,7 +175,7 @@ class PhoneStore:
 
     def keys(self, phone: str) -> list[str]:
         """Every key this store may keep for one phone."""
-        return self._gate_keys(phone) + [self.key(phone, "inquire")]
+        return self._gate_keys(phone) + [self.key(phone, "inquire"), self.key(phone, "undo")]
 
     def _gate_keys(self, phone: str) -> list[str]:
         """KEYS of the lock-and-load script, in its order: record, lock, phone counter, opt-out flag."""
@@ -188,28 +223,54 @@ class PhoneStore:
     ) -> None:
         """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock.
 
-        `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip.
+        `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip; with
+        `wait_ms` the round trip ends with WAIT, and without a replica's acknowledgement the save is undone and
+        Unreplicated raised (the caller answers "send it again").
         """
         keys = [self.key(phone, "s"), self.key(phone, "lock")]
         args: list[str | int] = [token, stored.encode(), self.ttl]
-        saved = self._commit(keys=keys, args=args) if before is None else self._commit_after(before, keys, args)
+        if before is None:
+            saved = self._commit(keys=keys, args=args)
+        elif self.wait_ms:
+            saved = self._commit_replicated(before, keys + [self.key(phone, "undo")], args)
+        else:
+            saved = int(self._commit_after(before, self._commit, keys, args)[-1])
         if not saved:
             raise LockLost(phone)
 
-    def _commit_after(
+    def _commit_replicated(
         self, before: Callable[[redis.client.Pipeline], object], keys: list[str], args: list[str | int]
     ) -> int:
-        """One pipeline: the caller's commands, then the save by SHA (loaded again if Redis restarted)."""
+        """The save with the jobs, then WAIT 1 in the same round trip; undone when no replica acknowledged it."""
+        saved, acknowledged = self._commit_after(before, self._commit_undoable, keys, args, wait=True)[-2:]
+        if saved and int(acknowledged) < 1:
+            self._undo(keys=keys, args=[args[1], self.ttl])
+            raise Unreplicated(f"no replica acknowledged the confirm within {self.wait_ms} ms")
+        return int(saved)
+
+    def _commit_after(
+        self,
+        before: Callable[[redis.client.Pipeline], object],
+        script: Script,
+        keys: list[str],
+        args: list[str | int],
+        wait: bool = False,
+    ) -> list[Any]:  # the replies of every command: RQ's, the save's, WAIT's
+        """One pipeline: the caller's commands, the save by SHA (loaded again if Redis restarted)[, WAIT]."""
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)
             before(pipe)
-            pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+            if wait:  # RQ turned the pipeline into MULTI/EXEC, where WAIT never blocks: a plain one.
+                pipe.explicit_transaction = False  # in order, so a save never lands without the jobs before it
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if wait:
+                pipe.execute_command("WAIT", 1, self.wait_ms)  # type: ignore[no-untyped-call]  # redis-py: untyped
             try:
-                return int(pipe.execute()[-1])
+                return list(pipe.execute())
             except redis.exceptions.NoScriptError:
                 if attempt:
                     raise
-                self.client.script_load(_COMMIT)
+                self.client.script_load(script.script)
         raise AssertionError("unreachable")
 
     def release(self, phone: str, token: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,9 +61,31 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def set_status(db: Session, request: Request, status: str, reason: str, now: datetime) -> None:
-    request.status, request.status_reason, request.updated_at = status, reason, now
-    request.history.append(StatusChange(status=status, reason=reason, at=now))
+def change_status(
+    db: Session, request_id: int, expected: str, status: str, reason: str, now: datetime, **values: Any
+) -> bool:
+    """The one owner of a request's status change: a compare-and-set (`UPDATE … WHERE id AND status`), so of two
+    deciders only the one whose UPDATE changed the row goes on; its history row is written with it, once.
+
+    PostgreSQL re-checks the WHERE after a concurrent writer commits; SQLite serialises writers (storage.db)."""
+    changed = db.execute(
+        update(Request)
+        .where(Request.id == request_id, Request.status == expected)
+        .values(status=status, status_reason=reason, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(changed, "rowcount", 0) != 1:  # a CursorResult: the other decider won
+        return False
+    db.add(StatusChange(request_id=request_id, status=status, reason=reason, at=now))
+    db.flush()
+    db.get(Request, request_id, populate_existing=True)  # a loaded copy shows the status that won, not a stale one
+    return True
+
+
+def set_status(db: Session, request: Request, status: str, reason: str, now: datetime) -> bool:
+    """Move a loaded row on from the status it was read with, through the same compare-and-set."""
+    db.flush()
+    return change_status(db, request.id, request.status, status, reason, now)
 
 
 def requests_of_phone(db: Session, mobile: str, tracking: str | None, limit: int = 3) -> list[Request]:

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 # outbound.gateway -> the module of its adapter (imported only when chosen, so an unused gateway's library
 # is never loaded).
-GATEWAYS = {"outbox": "adapters.senders.outbox", "twilio": "adapters.senders.twilio", "smpp": "adapters.senders.smpp"}
+GATEWAYS = {
+    "outbox": "adapters.senders.outbox",
+    "twilio": "adapters.senders.twilio",
+    "kavenegar": "adapters.senders.kavenegar",
+    "smpp": "adapters.senders.smpp",
+}
 
 
 class PermanentSendError(Exception):
@@ -26,6 +31,11 @@ class PermanentSendError(Exception):
 
 class TransientSendError(Exception):
     """The gateway is busy or unreachable now (429, 5xx, network): retry later with backoff."""
+
+
+class UncertainSendError(TransientSendError):
+    """The request may have reached the gateway (a read timeout, a connection cut after sending): the outbox
+    asks the gateway (Sender.find) before it sends the message again."""
 
 
 class AccountError(TransientSendError):

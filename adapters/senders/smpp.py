@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -71,9 +72,10 @@ def publish(client: redis.Redis, item_id: str, provider_id: str = "", error: str
 
 def outcome(client: redis.Redis, item_id: str, timeout: float) -> dict[str, Any] | None:
     """The item's outcome, waiting up to `timeout` seconds for it; None = not accepted by the SMSC yet."""
+    deadline = time.monotonic() + timeout
     raw = client.get(result_key(item_id))
-    if raw is None and timeout > 0:
-        client.blpop([done_key(item_id)], timeout=max(1, round(timeout)))
+    while raw is None and time.monotonic() < deadline:  # one-second waits: below any client's socket timeout
+        client.blpop([done_key(item_id)], timeout=1)
         raw = client.get(result_key(item_id))
     return None if raw is None else dict(json.loads(raw))
 
@@ -129,5 +131,6 @@ def from_settings(settings: Settings) -> SmppSender:
     """The sender for `outbound.gateway: smpp`; refuses to start while the smpp section is off."""
     if settings.smpp is None or not settings.smpp.enabled:
         raise ValueError("outbound.gateway is smpp: set smpp.host and smpp.password (see docs/channels/smpp.md)")
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.smpp.send_wait_seconds + 10)
-    return SmppSender(client, settings.smpp.source_addr, settings.smpp.send_wait_seconds)
+    from sms_gateway.redis_client import connect  # Kontor's one Redis client (redis.url or Sentinel's primary)
+
+    return SmppSender(connect(settings), settings.smpp.source_addr, settings.smpp.send_wait_seconds)

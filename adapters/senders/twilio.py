@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -10,7 +11,13 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from adapters.senders import MediaAccess, PermanentSendError, TransientSendError
+from adapters.senders import (
+    AccountError,
+    MediaAccess,
+    PermanentSendError,
+    TransientSendError,
+    UncertainSendError,
+)
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
@@ -19,6 +26,10 @@ TWILIO_API = "https://api.twilio.com"
 # 21211 invalid To, 21214 not reachable, 21408 region not enabled, 21610 opted out (STOP), 21612 no route,
 # 21614 not a mobile number: the same message would fail again.
 PERMANENT_CODES = {21211, 21214, 21408, 21610, 21612, 21614}
+# 20003 authenticate (wrong or rotated token), 20005 account not active, 20006 access denied, 20404 no such
+# account resource, 21212/21606 our From number is not ours to send from: the account, not the message.
+ACCOUNT_CODES = {20003, 20005, 20006, 20404, 21212, 21606}
+FIND_LIMIT = 200  # messages to one number since the send began: a handful in practice
 
 
 class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
@@ -35,10 +46,13 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships
 
 
 def classify(exc: TwilioRestException) -> Exception:
-    """Transient for HTTP 429 and 5xx whatever the code; permanent for a known code or any other 4xx."""
+    """Transient for HTTP 429 and 5xx; an account error (401/403, an account code) holds the message; permanent
+    for a known message code or any other 4xx."""
     status = exc.status or 0
     if status == 429 or status >= 500:
         return TransientSendError(f"{status} {exc.code}: {exc.msg}")
+    if status in (401, 403) or exc.code in ACCOUNT_CODES:
+        return AccountError(f"twilio {status} {exc.code}: {exc.msg}")
     if exc.code in PERMANENT_CODES or 400 <= status < 500:
         return PermanentSendError(f"{status} {exc.code}: {exc.msg}")
     return TransientSendError(f"{status} {exc.code}: {exc.msg}")
@@ -62,7 +76,34 @@ class TwilioSender:
         except TwilioRestException as exc:
             raise classify(exc) from exc
         except (requests.RequestException, TwilioException, OSError) as exc:
-            raise TransientSendError(f"network: {type(exc).__name__}: {exc}") from exc
+            raise network_error(exc) from exc
+
+    def find(self, to: str, body: str, since: datetime, local_id: str = "") -> str | None:
+        """Twilio's message list for this number from ours, sent since `since`, matched by the body (Twilio keeps
+        no id of ours); the newest match's sid, or None."""
+        try:
+            listed = self.client.messages.list(to=to, from_=self.number, date_sent_after=since, limit=FIND_LIMIT)
+        except (TwilioRestException, requests.RequestException, TwilioException, OSError) as exc:
+            raise TransientSendError(f"cannot list messages: {type(exc).__name__}: {exc}") from exc
+        found = next((str(m.sid) for m in listed if m.body == body), None)
+        return found if found is not None else self._queued(to, body, since)
+
+    def _queued(self, to: str, body: str, since: datetime) -> str | None:
+        """A message Twilio accepted but has not sent yet has no date_sent: the newest few, by date_created."""
+        try:
+            listed = self.client.messages.list(to=to, from_=self.number, limit=20)
+        except (TwilioRestException, requests.RequestException, TwilioException, OSError) as exc:
+            raise TransientSendError(f"cannot list messages: {exc}") from exc
+        fresh = (m for m in listed if m.date_sent is None and m.date_created is not None and m.date_created >= since)
+        return next((str(m.sid) for m in fresh if m.body == body), None)
+
+
+def network_error(exc: Exception) -> TransientSendError:
+    """Refused or never connected: not sent. Anything later (a read timeout, a cut connection): maybe sent."""
+    text = f"network: {type(exc).__name__}: {exc}"
+    if isinstance(exc, requests.ConnectTimeout) or "NewConnectionError" in repr(exc) or "refused" in str(exc):
+        return TransientSendError(text)
+    return UncertainSendError(text)
 
 
 def from_settings(settings: Settings) -> TwilioSender:

@@ -33,6 +33,7 @@ def blueprint(services: Services) -> Blueprint:
     def inbound_sms() -> Response:
         if not validator.validate(signed_url(public_url), request.form, request.headers.get("X-Twilio-Signature", "")):
             log.warning("refused a webhook with a bad signature")
+            common.count("refused_signature")
             abort(403)
         try:
             inbound = inbound_from_form()

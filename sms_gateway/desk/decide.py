@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
 
 from adapters.cis import REQUEST_KEYS, Submission
 from adapters.http import OutsideSystemError, OutsideSystemUnavailable
@@ -18,7 +17,7 @@ from sms_gateway import runtime
 from sms_gateway.desk.users import audit
 from sms_gateway.jobs import job_id
 from storage import repository
-from storage.models import Request, StatusChange
+from storage.models import Request
 from storage.staff import DeskDecision
 
 log = logging.getLogger("kontor.desk")
@@ -104,7 +103,7 @@ def _record(
 ) -> int | None:
     """The compare-and-set, the history, the decision, the audit line and the owed SMS: all or nothing."""
     status = ACTIONS[action]
-    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": now}
+    values: dict[str, Any] = {}
     if bill is not None:
         values |= {
             "bill_amount": bill.amount_rials,
@@ -112,17 +111,10 @@ def _record(
             "consumption": bill.consumption,
         }
     with services.db.begin() as db:
-        changed = db.execute(
-            update(Request)
-            .where(Request.id == request_id, Request.status == "under_review")
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(changed, "rowcount", 0) != 1:  # CursorResult: the compare-and-set lost
-            return None
+        if not repository.change_status(db, request_id, "under_review", status, reason, now, **values):
+            return None  # the compare-and-set lost: another reviewer decided first
         row = db.get(Request, request_id)
         assert row is not None
-        db.add(StatusChange(request_id=request_id, status=status, reason=reason, at=now))
         db.add(
             DeskDecision(
                 request_id=request_id,

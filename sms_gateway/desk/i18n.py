@@ -110,6 +110,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "days": ("روز", "d"),
     "kwh": ("کیلووات‌ساعت", "kWh"),
     "sms": ("پیامک", "SMS"),
+    "twilio": ("توییلیو", "Twilio"),  # the inbound channels a request records (sms_gateway.channels)
+    "kavenegar": ("کاوه‌نگار", "Kavenegar"),
     "sent": ("ارسال شد", "sent"),
     "pending": ("در صف ارسال", "pending"),
     "failed": ("ناموفق", "failed"),

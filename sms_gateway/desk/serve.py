@@ -6,6 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from sms_gateway.serve import child_exit
 from sms_gateway.settings import Settings
 
 WORKERS = 2  # a handful of people at a distribution company; two so one slow page never blocks the rest
@@ -28,6 +29,7 @@ class DeskWeb(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type 
             "errorlog": "-",
             "loglevel": "warning",
             "control_socket_disable": True,
+            "child_exit": child_exit,  # metrics: its live gauges go with an exited worker
         }
         for key, value in options.items():
             self.cfg.set(key, value)

@@ -17,9 +17,10 @@ import time
 from typing import Any, cast
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.clock import utcnow
 from adapters.senders.smpp import PREFIX
 from sms_gateway.runtime import Services
 from sms_gateway.smpp.outbound import part_key
@@ -40,6 +41,15 @@ STATES = {
     7: "UNKNOWN",
     8: "REJECTD",
 }
+# stat word -> outbound_messages.delivery_status (the words the Kavenegar channel records too, where they agree)
+FINAL_STATES = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "undelivered",
+    "EXPIRED": "expired",
+    "DELETED": "deleted",
+    "REJECTD": "rejected",
+    "UNKNOWN": "unknown",
+}
 FIELD = re.compile(r"(id|stat|err):\s*([^\s]+)", re.IGNORECASE)
 
 
@@ -51,12 +61,8 @@ def parse(text: str, receipted_id: str = "", state: int | None = None) -> tuple[
 
 
 def status_of(stat: str) -> str | None:
-    """Kontor's status for a final stat word; None for an intermediate one (ENROUTE, ACCEPTD)."""
-    if stat == "DELIVRD":
-        return "delivered"
-    if stat in ("EXPIRED", "DELETED", "UNDELIV", "UNKNOWN", "REJECTD"):
-        return "undelivered"
-    return None
+    """The delivery status Kontor records for a final stat word; None for an intermediate one (ENROUTE, ACCEPTD)."""
+    return FINAL_STATES.get(stat)
 
 
 def keep(services: Services, smsc_id: str, stat: str, err: str) -> None:
@@ -89,26 +95,36 @@ def record(services: Services, smsc_id: str, stat: str, err: str, since: float) 
     status, raw = status_of(stat), services.redis.get(part_key(smsc_id))
     if raw is not None and status is not None:
         provider_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        if _apply(services, provider_id, status, f"{stat} err:{err}" if status != "delivered" else ""):
+        if status != "delivered":
+            log.info("SMS %s not delivered: %s err:%s", provider_id, stat, err)
+        if _apply(services, provider_id, status) or _known(services, provider_id):
             return True
     # A dialog reply's receipt never finds a map and is let go after UNKNOWN_SECONDS.
     return time.time() - since >= (RETRY_SECONDS if raw is not None else UNKNOWN_SECONDS)
 
 
-def _apply(services: Services, provider_id: str, status: str, error: str) -> bool:
-    """Set the status of the sent SMS with this provider id; a failed part is not overwritten by a delivered one."""
-    allowed = ("sent", "delivered") if status == "delivered" else ("sent", "delivered", "undelivered")
+def _apply(services: Services, provider_id: str, status: str) -> bool:
+    """Record the delivery status of the SMS sent under this provider id; "delivered" never hides a failed part."""
+    kept = set(FINAL_STATES.values()) if status == "delivered" else {status}
     with services.db.begin() as db:
         result = db.execute(
             update(OutboundMessage)
-            .where(
-                OutboundMessage.provider == "smpp",
-                OutboundMessage.provider_id == provider_id,
-                OutboundMessage.status.in_(allowed),
-            )
-            .values(status=status, error=error)
+            .where(OutboundMessage.provider == "smpp", OutboundMessage.provider_id == provider_id)
+            .where(OutboundMessage.delivery_status.not_in(kept))
+            .values(delivery_status=status, delivery_at=utcnow())
         )
     matched = getattr(result, "rowcount", 0)  # an UPDATE's CursorResult (typed as a plain Result)
     if matched:
         log.info("SMS %s %s", provider_id, status)
     return bool(matched)
+
+
+def _known(services: Services, provider_id: str) -> bool:
+    """The row is there and already has a final status this receipt may not change: nothing to try again."""
+    with services.db() as db:
+        found = db.scalar(
+            select(OutboundMessage.id).where(
+                OutboundMessage.provider == "smpp", OutboundMessage.provider_id == provider_id
+            )
+        )
+    return found is not None

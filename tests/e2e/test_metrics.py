@@ -1,11 +1,12 @@
-"""`kontor metrics` as a real process beside the e2e stack: a conversation moves its figures."""
+"""`kontor metrics` as a real process beside the e2e stack (sandbox, web, worker): a conversation moves its figures,
+both those read from SQL/Redis and the per-process counters the web and worker write (multiprocess mode)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from sms_gateway.procs import stop
+from sms_gateway.webhook_client import Sms, new_message_id
 from tests.support.stack import ROOT, Stack, free_port
 from tests.support.twilio_standin import TwilioStandIn
 
@@ -47,7 +49,7 @@ def metrics_url(stack: Stack, tmp_path: Path) -> Iterator[str]:
 
 
 def scrape(url: str) -> dict[str, float]:
-    """label-free keys like 'kontor_requests{channel=sms,status=bill_issued}'."""
+    """label-free keys like 'kontor_requests{channel=twilio,status=bill_issued}'."""
     text = requests.get(url, timeout=5).text
     return {
         s.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}": s.value
@@ -65,8 +67,52 @@ def test_a_conversation_moves_the_metrics(stack: Stack, twilio: TwilioStandIn, m
     while len(twilio.to(phone)) < sent_before + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     after = scrape(metrics_url)
-    issued = "kontor_requests{channel=sms,status=bill_issued}"
+    issued = "kontor_requests{channel=twilio,status=bill_issued}"  # a request records its channel
     sent = "kontor_outbound_messages{gateway=twilio,status=sent}"
     assert after[issued] == before.get(issued, 0) + 1
     assert after[sent] == before.get(sent, 0) + 2
     assert after["kontor_scrape_error{source=sql}"] == 0 and after["kontor_scrape_error{source=redis}"] == 0
+
+
+CONVERSATION = ("قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1")
+IN = "kontor_messages_in_total{channel=twilio,outcome=%s}"
+JOB = "kontor_job_seconds_count{function=%s,result=ok}"
+CALLS = "kontor_outside_call_seconds_count{system=%s}"
+SYSTEMS = ("subscriber_system", "civil_registry", "mobile_ownership")
+
+
+def moved(before: dict[str, float], after: dict[str, float]) -> Callable[[str], float]:
+    return lambda key: after.get(key, 0) - before.get(key, 0)
+
+
+def wait_for(url: str, ready: Callable[[dict[str, float]], bool]) -> dict[str, float]:
+    """Scrape until `ready` (a job's timing lands just after its SMS left); the last scrape either way."""
+    deadline = time.monotonic() + 30
+    while not ready(after := scrape(url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return after
+
+
+def test_a_conversation_moves_the_per_process_counters(stack: Stack, twilio: TwilioStandIn, metrics_url: str) -> None:
+    phone, other = "+989121234567", "+989121234569"  # the first owns the demo meter
+    before = scrape(metrics_url)
+    for answer in CONVERSATION:
+        stack.sms(phone, answer)
+    repeated = Sms(other, "قرائت", new_message_id())
+    for _ in range(2):  # Twilio's redelivery of one message: the second is a duplicate
+        assert stack.post(stack.channel.form(repeated)).status_code == 200
+    stack.sms(other, "لغو")
+    assert stack.post(stack.channel.form(Sms(other, "x", new_message_id())), signature="bad").status_code == 403
+    after = wait_for(metrics_url, lambda now: moved(before, now)(JOB % "process_request") >= 1)
+    delta = moved(before, after)
+    assert delta(IN % "answered") == len(CONVERSATION) + 2
+    assert delta(IN % "duplicate") == 1
+    assert delta(IN % "refused_signature") == 1
+    assert delta(IN % "try_again") == 0 and delta(IN % "limited") == 0
+    assert delta("kontor_dialogs_started_total{}") == 2
+    assert delta("kontor_dialogs_confirmed_total{}") == 1
+    assert delta("kontor_dialogs_abandoned_total{reason=cancelled}") == 1
+    assert delta(JOB % "finish_request") == 1 and delta(JOB % "process_request") == 1
+    assert [delta(CALLS % system) for system in SYSTEMS] == [2, 1, 1]  # bill lookup (web) and submit (worker)
+    assert not any(delta(key) for key in after if key.startswith("kontor_outside_errors_total"))
+    assert all(after[f"kontor_outside_breaker_state{{system={system}}}"] == 0 for system in SYSTEMS)

@@ -94,12 +94,17 @@ def _wait_delivered(stack: Stack, tracking: str, timeout: float = 20) -> None:
         while time.monotonic() < deadline:
             with engine.connect() as db:
                 row = db.execute(
-                    select(OutboundMessage.provider, OutboundMessage.provider_id, OutboundMessage.status)
+                    select(
+                        OutboundMessage.provider,
+                        OutboundMessage.provider_id,
+                        OutboundMessage.status,
+                        OutboundMessage.delivery_status,
+                    )
                     .where(OutboundMessage.body.contains(tracking))
                     .order_by(OutboundMessage.id)
                 ).first()
-            if row is not None and row.status == "delivered":
-                assert row.provider == "smpp" and row.provider_id.startswith("sim")
+            if row is not None and row.delivery_status == "delivered":
+                assert (row.provider, row.status) == ("smpp", "sent") and row.provider_id.startswith("sim")
                 return
             time.sleep(0.2)
         raise AssertionError(f"tracking SMS of {tracking} not delivered: {row}")

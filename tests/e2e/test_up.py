@@ -54,12 +54,16 @@ def read_lines(stream, into: queue.Queue) -> None:
 
 def test_kontor_up_and_the_terminal_phone(tmp_path: Path) -> None:
     config, port = local_config(tmp_path)
+    stale = tmp_path / "var" / "metrics" / "counter_999999.db"  # a previous run's counts
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"")
     runner = Runner(tmp_path, cwd=tmp_path)
     up = runner.start("up", kontor_argv("up", config))
     try:
         runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=60)
         second = subprocess.run(kontor_argv("up", config), capture_output=True, text=True, cwd=tmp_path, timeout=60)
         assert second.returncode == 2, second.stderr  # a second `up` on the same data_dir
+        assert not stale.exists() and any(stale.parent.glob("*.db"))  # emptied at start, not by the refused one
         assert f"(pid {up.pid})" in second.stderr, second.stderr  # names the running instance
         runner.wait_http("up", f"http://127.0.0.1:{port}/healthz", timeout=5)  # and the first still answers
         phone = subprocess.Popen(

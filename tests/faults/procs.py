@@ -89,7 +89,8 @@ class Ledger:
 
     def pending(self) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM outbound_messages WHERE status = 'pending'")).scalar()
+            query = "SELECT count(*) FROM outbound_messages WHERE status IN ('pending', 'sending', 'uncertain')"
+            return conn.execute(text(query)).scalar()
 
     def outbound_status(self, phones: list[str]) -> dict[str, str]:
         """event key -> status of the owed tracking SMS of these phones."""

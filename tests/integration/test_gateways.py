@@ -75,8 +75,9 @@ def hook(redis_server: str, tmp_path: Path) -> Iterator[Hook]:
 
 def test_the_app_serves_every_registered_channel(hook: Hook) -> None:
     routes = {rule.rule for rule in hook.client.application.url_map.iter_rules()}
-    assert {channel.path for channel in channels.CHANNELS.values()} <= routes
-    assert channels.webhook_urls("http://host:8080/") == ["http://host:8080/sms/twilio"]
+    assert {channel.path for channel in channels.enabled(hook.services.settings).values()} <= routes
+    assert channels.webhook_urls("http://host:8080/", hook.services.settings) == ["http://host:8080/sms/twilio"]
+    assert channels.CHANNELS["kavenegar"].path not in routes  # off (no webhook_token): not even served
 
 
 def test_a_bug_outside_the_handler_is_the_channels_200_and_elsewhere_a_plain_500(

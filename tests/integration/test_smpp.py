@@ -16,9 +16,9 @@ from smpp34 import Tlv
 from sqlalchemy import select
 
 from adapters import sandbox
+from adapters.clock import utcnow
 from adapters.senders.smpp import INFLIGHT, QUEUE, SmppSender
 from sms_gateway import runtime
-from sms_gateway.outbox import utcnow
 from sms_gateway.settings import load
 from sms_gateway.smpp import process, receipts
 from sms_gateway.smpp.link import Link
@@ -158,7 +158,7 @@ def test_a_delivery_receipt_updates_the_outbound_status(smsc: Smsc, channel: run
 
 def _status(services: runtime.Services) -> str:
     with services.db() as db:
-        return str(db.scalar(select(OutboundMessage.status).where(OutboundMessage.event_key == "outcome:1")))
+        return str(db.scalar(select(OutboundMessage.delivery_status).where(OutboundMessage.event_key == "outcome:1")))
 
 
 def test_a_receipt_by_tlvs_marks_an_sms_undelivered(smsc: Smsc, channel: runtime.Services) -> None:

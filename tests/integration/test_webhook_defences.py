@@ -162,7 +162,7 @@ def test_a_bug_in_the_handler_is_still_a_200(hook: Hook, monkeypatch: pytest.Mon
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("bug")
 
-    monkeypatch.setattr("sms_gateway.channels.common.handle", broken)
+    monkeypatch.setattr("sms_gateway.channels.common.receive", broken)
     assert hook.sms(PHONE, "READ") == [CAT.text("try_again_later", "en")]
 
 

@@ -102,8 +102,10 @@ class Phone:
         meters: dict[str, Meter] | None = None,
         statuses: dict[str, list[dict[str, str]]] | None = None,
         rules: Rules = RULES,
+        channel: str = "twilio",
     ) -> None:
         self.sender = sender
+        self.channel = channel
         self.now = now
         self.meters = METERS if meters is None else meters
         # status lookups: key = tracking number, or "*" + phone for "all my requests"
@@ -132,7 +134,7 @@ class Phone:
     def send(self, text: str, media: tuple[Media, ...] = (), message_id: str | None = None) -> list[str]:
         """Send one SMS/MMS; returns every reply (after any query is answered). Effects accumulate."""
         self._n += 1
-        inbound = Inbound(self.sender, text, message_id or f"SM{self._n:04d}", media)
+        inbound = Inbound(self.sender, text, message_id or f"SM{self._n:04d}", media, self.channel)
         outcome = dialogs.advance(self.session, inbound, self.now, self.rules)
         replies = list(outcome.replies)
         self.effects.extend(outcome.effects)

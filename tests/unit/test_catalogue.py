@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import string
 
@@ -81,6 +82,7 @@ def test_every_error_code_the_code_raises_has_a_message(rules):
         "date_not_exist",
         "date_future",
         "date_before_last",
+        "date_ambiguous",
         "receipt",
         "desc_long",
         "confirm",
@@ -142,6 +144,8 @@ def fill(rules, key: str, lang: str) -> list[str]:
         "kwh": "1234560",
         "amount": "123,456,000",
         "payment_id": "1234567890123",
+        "first": "1405/09/03",
+        "second": "1403/09/05",
         "reason": longest([cat.text(k, lang) for k in cat.messages if k.startswith("reason_")] or [""]),
     }
     if key == "err_date_before_last":
@@ -202,6 +206,7 @@ ERROR_PROMPTS = {
     "err_date_not_exist": ["ask_date"],
     "err_date_future": ["ask_date"],
     "err_date_before_last": ["ask_date"],
+    "err_date_ambiguous": ["ask_date"],
     "err_receipt": ["ask_receipt"],
     "err_desc_long": ["ask_desc"],
     "err_confirm": ["summary"],
@@ -263,3 +268,48 @@ def test_english_messages_are_gsm7(rules):
     for key in cat.messages:
         for text in fill(rules, key, "en"):
             assert sms_length(text)[0] == "gsm", (key, [c for c in text if c not in GSM_BASIC | GSM_EXTENSION])
+
+
+# ---------------------------------------------------------------- USSD: every screen at most 182 characters
+
+USSD_SCREEN = 182
+USSD_ONLY = {"sorry"}  # the channel's own apology for a malformed callback
+
+
+def ussd_screens(rules, lang: str) -> dict[str, str]:
+    """Every screen USSD can show, as the channel joins a reply's messages (one screen, lines)."""
+    cat = rules.catalogue.on("ussd")
+    ussd_rules = dataclasses.replace(rules, catalogue=cat)
+    screens: dict[str, str] = {}
+    for key in cat.messages:
+        for i, text in enumerate(fill(ussd_rules, key, lang)):
+            screens[f"{key}#{i}"] = text
+    for err, prompts in ERROR_PROMPTS.items():
+        [error] = fill(ussd_rules, err, lang)
+        for prompt_key in prompts:
+            for i, prompt in enumerate(fill(ussd_rules, prompt_key, lang)):
+                screens[f"{err}+{prompt_key}#{i}"] = error + "\n" + prompt
+    # HELP and the language keywords need letters: a keypad cannot send them, so they never join a USSD screen.
+    screens["expired+menu"] = cat.text("expired", lang) + "\n" + cat.text("menu", lang)
+    return screens
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_ussd_screen_fits_182_characters(rules, lang):
+    too_long = {k: (len(v), v) for k, v in ussd_screens(rules, lang).items() if len(v) > USSD_SCREEN}
+    assert not too_long, too_long
+
+
+def test_ussd_wordings_complete_and_keypad_only(rules):
+    own = rules.catalogue.channels["ussd"]
+    for key, texts in own.items():
+        assert set(texts) == set(LANGUAGES), key
+        assert key in rules.catalogue.messages or key in USSD_ONLY, key
+    cat = rules.catalogue.on("ussd")
+    for lang in LANGUAGES:
+        assert "/" not in cat.text("ask_date", lang) and "MMS" not in cat.text("ask_receipt", lang)
+        assert [line[0] for line in cat.text("menu", lang).translate(str.maketrans("۱۲۳", "123")).splitlines()[1:]] == [
+            "1",
+            "2",
+            "3",
+        ]

@@ -87,3 +87,13 @@ def test_a_session_of_the_old_format_is_migrated(kit):
 )
 def test_an_unreadable_session_is_no_dialog(data):
     assert load_session(data) is None
+
+
+def test_a_report_waiting_for_its_parts_and_a_ussd_menu_round_trip(kit):
+    phone = kit.Phone(channel="smpp")
+    phone.send("قرائت 2345678904125 0012345678 012150 023200 004060")  # the national ID is refused: the rest waits
+    assert phone.session.queued == ["012150", "023200", "004060"] and phone.session.quick
+    assert load_session(json.loads(json.dumps(dump_session(phone.session)))) == phone.session
+    menu = kit.Phone(channel="ussd")
+    menu.send("3")
+    assert menu.step == "menu" and load_session(dump_session(menu.session)) == menu.session

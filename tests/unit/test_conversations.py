@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dialogs import Attachment, BillLookup, ConfirmedRequest, Media, StatusLookup
+import dialogs
+from dialogs import Attachment, BillLookup, ConfirmedRequest, Inbound, Media, StatusLookup
 from dialogs.text import normalize
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -100,6 +101,7 @@ def test_golden_single_rate_persian(kit):
         "registers": ["mid"],
         "confirmed_at": "2026-11-26T10:00:00",
         "wraps": [],
+        "channel": "twilio",
     }
     assert ConfirmedRequest.from_json(request) == phone.confirmed()[0]  # the RQ job argument reads back whole
 
@@ -793,3 +795,13 @@ def test_a_description_that_starts_with_a_keyword_is_kept_as_text(kit):
     walk_to(kit, phone, "desc")
     say(phone, "ثبت کنید، کمک لازم نیست", kit.t("ask_receipt"))
     assert phone.answers["description"] == "ثبت کنید، کمک لازم نیست"
+
+
+def test_the_request_records_the_channel_of_the_confirming_message(kit):
+    phone = kit.Phone()
+    walk_to(kit, phone, "confirm")
+    inbound = Inbound(phone.sender, "1", "kv-9", channel="kavenegar")
+    outcome = dialogs.advance(phone.session, inbound, phone.now, phone.rules)
+    [effect] = outcome.effects
+    assert effect.request.channel == "kavenegar" and effect.request.to_json()["channel"] == "kavenegar"
+    assert ConfirmedRequest.from_json({**effect.request.to_json(), "channel": "x"}).channel == "x"

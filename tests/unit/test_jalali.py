@@ -88,3 +88,47 @@ def test_on_last_reading_day_is_allowed() -> None:
 )
 def test_to_jalali_str_zero_padded(d: datetime.date, expected: str) -> None:
     assert to_jalali_str(d) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "14050905",
+        "۱۴۰۵۰۹۰۵",
+        "05091405",
+        "۱۴۰۵ ۰۹ ۰۵",
+        "1405،9،5",
+        "1405,09,05",
+        "05/09/1405",
+        "5-9-1405",
+        "۵ آذر ۱۴۰۵",
+        "5 Azar 1405",
+        "1405 آذر 5",
+        "5 azar 05",
+        "1405/09/05.",
+        "26/11/2026",
+    ],
+)
+def test_the_forms_subscribers_type_are_the_same_day(text: str) -> None:
+    assert parse_reading_date(text, TODAY) == EXPECTED
+
+
+def test_two_possible_days_are_asked_about() -> None:
+    err = error("04/09/03")
+    assert err.code == "date_ambiguous" and err.params == {"first": "1404/09/03", "second": "1403/09/04"}
+
+
+def test_the_last_reading_decides_between_two_readings() -> None:
+    assert parse_reading_date("04/09/03", TODAY, not_before=datetime.date(2025, 1, 1)) == datetime.date(2025, 11, 24)
+
+
+@pytest.mark.parametrize(
+    "text", ["1405 Tuesday 5", "5 آذر", "05/09/1405/1", "1405 09 05 1405", "09051405x", "12345678"]
+)
+def test_not_a_date(text: str) -> None:
+    assert error(text).code in ("date_format", "date_not_exist")
+
+
+@pytest.mark.parametrize("text", ["0" * 400 + "!", "1 " * 800 + "x", "1405/" * 300])
+def test_a_long_or_hostile_answer_is_refused_at_once(text: str) -> None:
+    assert error(text).code == "date_format"  # no regex backtracking: the fuzz test's 1,600 characters included

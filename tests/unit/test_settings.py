@@ -172,3 +172,28 @@ def test_the_rules_come_from_the_settings_by_name(tmp_path: Path) -> None:
     assert (rules.idle_minutes, rules.default_language, rules.description_max) == (30, "fa", 300)
     assert (rules.usual_factor, rules.hours_per_day, rules.connection_kw, rules.demand_factor) == (3, 24, 25, 1.2)
     assert (rules.require_receipt, rules.require_national_card) == (True, False)
+
+
+def test_server_threads_default_to_sixteen_and_are_bounded(tmp_path: Path) -> None:
+    assert load_with(tmp_path, lambda c: c["server"].pop("threads")).server.threads == 16
+    for bad in (0, 33):
+        assert refused(tmp_path, lambda c, n=bad: c["server"].update(threads=n)).startswith("server.threads")
+
+
+def test_the_webhook_is_served_by_threads_unless_one_is_asked_for(tmp_path: Path) -> None:
+    from adapters.http import POOL_SIZE, JsonClient
+    from sms_gateway.runtime import redis_pool_size
+    from sms_gateway.serve import gunicorn_options
+    from sms_gateway.settings import MAX_THREADS
+
+    settings = load_with(tmp_path)
+    assert gunicorn_options(settings.server)["worker_class"] == "gthread"
+    assert gunicorn_options(settings.server)["threads"] == settings.server.threads
+    assert gunicorn_options(load_with(tmp_path, lambda c: c["server"].update(threads=1)).server)["worker_class"] == (
+        "sync"
+    )
+    # every thread keeps its own pooled connection to an outside system and to Redis
+    adapter = JsonClient("http://127.0.0.1:1", settings.outside_systems).session.get_adapter("http://127.0.0.1:1/")
+    assert adapter._pool_maxsize == POOL_SIZE >= MAX_THREADS  # type: ignore[attr-defined]  # requests keeps it private
+    biggest = load_with(tmp_path, lambda c: c["server"].update(threads=MAX_THREADS))
+    assert redis_pool_size(biggest) >= 2 * MAX_THREADS

@@ -72,6 +72,6 @@ def test_receipts_are_read_from_the_text_or_the_tlvs() -> None:
     assert [status_of(s) for s in ("DELIVRD", "UNDELIV", "EXPIRED", "ENROUTE")] == [
         "delivered",
         "undelivered",
-        "undelivered",
+        "expired",
         None,
     ]
