@@ -121,7 +121,7 @@ def test_sentinel_failover(ha) -> None:
     assert cluster.wait_promoted(30), "the Sentinels did not promote the replica"
     switch = time.monotonic() - killed
     cluster.restart_old_primary()  # back as a replica of the new primary: confirms are acknowledged again
-    assert wait_until(cluster.replica_attached, 30, 0.2), "the old primary did not come back as a replica"
+    assert wait_until(cluster.replica_attached, 60, 0.2), "the old primary did not come back as a replica"
     for thread in talk:
         thread.join(max(1.0, deadline - time.monotonic()))
     twilio.delay = 0.0

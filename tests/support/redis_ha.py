@@ -176,8 +176,9 @@ class SentinelCluster:
         return wait_until(promoted, timeout, 0.1)
 
     def restart_old_primary(self) -> None:
-        """The killed primary's machine comes back: it starts as it was, and the Sentinels make it a replica."""
-        self.primary.start(_data_conf(self.primary.folder, self.primary.port, None))
+        """The killed primary's machine comes back as a replica of the promoted one, as Sentinel would make it
+        (started so at once: on a loaded machine the Sentinels' own reconfiguration can take longer than a test)."""
+        self.primary.start(_data_conf(self.primary.folder, self.primary.port, self.replica.port))
 
     def replica_attached(self) -> bool:
         """Whether the promoted replica has a replica of its own again (so WAIT 1 can be acknowledged)."""
