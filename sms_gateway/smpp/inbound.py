@@ -9,6 +9,7 @@ so a redelivery gets the same id (handle() then repeats the stored reply without
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from sms_gateway.runtime import Services
 from sms_gateway.smpp import codec, receipts
 
 log = logging.getLogger("kontor.smpp")
+CHANNEL = "smpp"  # recorded on the request (the export, the desk's statistics)
 OK, TEMPORARY_ERROR = 0x00, 0x64  # ESME_ROK; ESME_RX_T_APPN: the SMSC delivers it again later
 PARTS_SECONDS = 3600  # parts of a concatenated message wait this long for the others
 UNACKED_SECONDS = 3600  # a dedupe key outlives a lost acknowledgement by this long at most
@@ -75,7 +77,7 @@ def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
     if not sender:
         return OK, lambda: None
     unacked = f"{PREFIX}:unacked:" + _digest(source, destination, part.ref, part.total, text)
-    status = _handle(services, unacked, Inbound(sender, text))
+    status = _handle(services, unacked, Inbound(sender, text, channel=CHANNEL))
 
     def acknowledged() -> None:
         """deliver_sm_resp is sent: a later identical message is a new one."""
@@ -91,7 +93,7 @@ def _handle(services: Services, unacked: str, inbound: Inbound) -> int:
     )
     seen = json.loads(services.redis.get(unacked) or "{}")
     try:
-        replies = handle(services, Inbound(inbound.sender, inbound.text, seen["id"]))
+        replies = handle(services, dataclasses.replace(inbound, message_id=seen["id"]))
     except TRANSIENT as exc:
         log.warning(
             "could not handle a message from %s now, the SMSC will redeliver: %s", mask_digits(inbound.sender), exc

@@ -4,6 +4,7 @@ The link is dropped mid-dialog; the tracking number and the bill arrive by SMPP;
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from sqlalchemy import create_engine, select
 
 from storage.models import OutboundMessage
-from tests.e2e.test_conversation import CAT, DEMO, tracking_in
+from tests.e2e.test_conversation import CAT, DEMO, export, tracking_in
 from tests.support.smsc import Mt, Smsc, account, settle
 from tests.support.stack import DATABASES, POSTGRES, Stack, free_port, reset_database, write_config
 
@@ -83,6 +84,8 @@ def test_each_demo_subscriber_over_smpp(smpp_stack: tuple[Stack, Smsc]) -> None:
         status = say(smsc, phone, f"پیگیری {tracking}", tracking)
         assert status.text.startswith(tracking) or tracking in status.text
         _wait_delivered(stack, tracking)
+        record = next(r for r in json.loads(export(stack)) if r["tracking_number"] == tracking)
+        assert record["channel"] == "smpp" and record["mobile"] == phone
 
 
 def _wait_delivered(stack: Stack, tracking: str, timeout: float = 20) -> None:
