@@ -101,6 +101,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
         base = [sys.executable, "-m", "sms_gateway.cli"]
         roles = (["sandbox"] if settings.uses_sandbox else []) + ["web", "worker", "desk", "metrics"]
+        roles += ["smpp"] if settings.smpp is not None and settings.smpp.enabled else []  # the SMPP channel's bind
         for role in roles:
             # own sessions: a Ctrl-C reaches only `up`, which then stops web and worker before Redis
             extra = [] if role == "sandbox" else ["--no-migrate"]
@@ -159,6 +160,17 @@ def cmd_phone(args: argparse.Namespace) -> int:
     return run_phone(_settings(args), args.sender, args.url, args.channel)
 
 
+def cmd_smpp(args: argparse.Namespace) -> int:
+    """The SMPP channel: one long-lived bind until SIGTERM or Ctrl-C, then unbind."""
+    from sms_gateway.smpp.main import serve
+    from storage.db import upgrade
+
+    settings = _settings(args)
+    if not args.no_migrate:
+        upgrade(settings.database_url)  # delivery receipts update outbound_messages
+    return serve(settings)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from sms_gateway.export import export
 
@@ -198,6 +210,7 @@ def parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("web", cmd_web, "serve the webhook with gunicorn"),
         ("worker", cmd_worker, "run an RQ worker"),
+        ("smpp", cmd_smpp, "bind to the SMSC of smpp.* and serve the SMPP channel"),
     ):
         sp = command(name, func, text)
         sp.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")

@@ -178,6 +178,32 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class Smpp:
+    """An SMPP account with an operator or aggregator (`kontor smpp`); off while host or password is empty."""
+
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str
+    source_addr: str  # our number or short code, the source of every submit_sm
+    source_ton: int
+    source_npi: int
+    dest_ton: int
+    dest_npi: int
+    window: int  # submit_sm awaiting their submit_sm_resp at once
+    per_second: float  # the account's submit rate
+    enquire_link_seconds: float  # keep-alive when the link is idle
+    response_seconds: float  # a request unanswered this long means the link is dead
+    reconnect_max_seconds: float  # the reconnect backoff doubles up to this
+    send_wait_seconds: float  # how long a worker waits for the SMSC to accept its SMS
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.password)
+
+
+@dataclass(frozen=True)
 class Desk:
     """The utility's desk: its own address, the URL people use (https = Secure cookies), the cookie secret."""
 
@@ -227,6 +253,7 @@ class Settings:
     desk: Desk = field(default_factory=Desk)
     metrics: Metrics = field(default_factory=Metrics)
     ussd: Ussd = field(default_factory=Ussd)
+    smpp: Smpp | None = None  # optional section: absent = the SMPP channel is off
     source: str = field(default="", compare=False, metadata={"internal": True})  # the file, set by load()
 
     @property
@@ -280,6 +307,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "KONTOR_KAVENEGAR_API_KEY": ("kavenegar", "api_key"),
     "KONTOR_KAVENEGAR_WEBHOOK_TOKEN": ("kavenegar", "webhook_token"),
     "KONTOR_USSD_TOKEN": ("ussd", "token"),
+    "KONTOR_SMPP_PASSWORD": ("smpp", "password"),
 }
 
 

@@ -21,6 +21,7 @@ GATEWAYS = {
     "outbox": "adapters.senders.outbox",
     "twilio": "adapters.senders.twilio",
     "kavenegar": "adapters.senders.kavenegar",
+    "smpp": "adapters.senders.smpp",
 }
 
 

@@ -49,7 +49,7 @@ def test_the_twilio_gateway_without_credentials_refuses_to_start(tmp_path: Path,
 
 def test_an_unknown_gateway_stops_kontor_with_its_name(tmp_path: Path, redis_server: str) -> None:
     with pytest.raises(ConfigError, match="outbound.gateway"):
-        settings_for(tmp_path, redis_server, outbound__gateway="smpp")
+        settings_for(tmp_path, redis_server, outbound__gateway="pigeon")
 
 
 @pytest.mark.parametrize(
