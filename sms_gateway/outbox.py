@@ -60,11 +60,12 @@ def claimer() -> str:
 _TOKEN = secrets.token_hex(4)
 
 
-def claim_is_stale(client: redis.Redis, owed: Owed, now: datetime) -> bool:
+def claim_is_stale(client: redis.Redis, owed: Owed, now: datetime, me: str | None = None) -> bool:
     """Nobody is sending it now: the claim is ours (our own send ended unrecorded), its worker no longer beats,
-    or it is older than any job may run (a claimer that is not a worker has no heartbeat: time decides)."""
+    or it is older than any job may run (a claimer that is not a worker has no heartbeat: time decides).
+    `me` "" = judged from outside any send (the sweep, whose own worker may be sending it right now)."""
     if (
-        owed.claimed_by == claimer()
+        owed.claimed_by == (claimer() if me is None else me)
         or owed.claimed_at is None
         or now - owed.claimed_at > timedelta(seconds=CLAIM_SECONDS)
     ):

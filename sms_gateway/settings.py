@@ -103,6 +103,7 @@ class Dialog:
 class Worker:
     queue: str
     retry_intervals: list[int]
+    stranded_after_seconds: float = 60.0  # an owed SMS untouched this long, with no job, is queued again by the sweep
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import redis
 from rq import Queue
 from rq.executions import Execution
 from rq.registry import StartedJobRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 from sms_gateway import scheduling
 from sms_gateway.runtime import Services
@@ -78,10 +79,12 @@ def recover_orphans(client: redis.Redis, queues: list[Queue], alive: Callable[[s
 
 
 class Heart:
-    """Beats for this worker and sweeps for orphans, in a thread beside the one running jobs."""
+    """Beats for this worker and sweeps for orphans (RQ's, and SQL's stranded SMS), in a thread beside the jobs."""
 
-    def __init__(self, client: redis.Redis, name: str, queues: list[Queue]) -> None:
-        self.client, self.name, self.queues = client, name, queues
+    def __init__(
+        self, client: redis.Redis, name: str, queues: list[Queue], stranded: Callable[[], object] | None = None
+    ) -> None:
+        self.client, self.name, self.queues, self.stranded = client, name, queues, stranded
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kontor-heartbeat", daemon=True)
 
@@ -101,9 +104,19 @@ class Heart:
                 beat(self.client, self.name)
                 if ticks % max(1, SWEEP_SECONDS // BEAT_SECONDS) == 0:
                     recover_orphans(self.client, self.queues, is_alive(self.client))
+                    self._sweep_stranded()
             except redis.RedisError as exc:  # Redis away: beat again when it is back
                 log.warning("worker heartbeat failed: %s", exc)
             ticks += 1
+
+    def _sweep_stranded(self) -> None:
+        """SQL away must not stop the beats: a worker that stops beating has its jobs taken from it."""
+        if self.stranded is None:
+            return
+        try:
+            self.stranded()
+        except SQLAlchemyError as exc:  # SQL down or locked: the next sweep tries again
+            log.warning("sweep for stranded SMS failed: %s", exc)
 
 
 def run(services: Services, burst: bool = False) -> None:
@@ -113,7 +126,10 @@ def run(services: Services, burst: bool = False) -> None:
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
     # Its scheduler (retries, scheduled jobs) connects through Kontor's Redis factory: Sentinel works there too.
     worker = scheduling.Worker(queues, connection=services.redis, name=name, settings=services.settings)
-    heart = Heart(services.redis, name, queues)
+    from sms_gateway import sweeper  # here, not at the top: it imports the outbox, which imports this module
+
+    grace = services.settings.worker.stranded_after_seconds
+    heart = Heart(services.redis, name, queues, stranded=lambda: sweeper.sweep(services, grace))
     heart.start()
     try:
         recover_orphans(services.redis, queues, is_alive(services.redis))

@@ -81,7 +81,7 @@ class OutboundMessage(Base):
     event_key: Mapped[str] = mapped_column(String(100), unique=True)
     to: Mapped[str] = mapped_column(String(20), index=True)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # the sweep's query (0007)
     provider: Mapped[str] = mapped_column(String(12), default="")
     provider_id: Mapped[str] = mapped_column(String(64), default="")
     error: Mapped[str] = mapped_column(Text, default="")

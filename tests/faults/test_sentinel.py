@@ -40,7 +40,10 @@ def ha(tmp_path: Path) -> Iterator[tuple[Stack, SentinelCluster, SlowTwilio, Led
     cluster = SentinelCluster(tmp_path / "redis").start()
     twilio = SlowTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     database, port = f"sqlite:///{tmp_path / 'kontor.db'}", free_port()
-    config = write_config(tmp_path, "", database, twilio.url, port, redis__sentinel=cluster.sentinel_block())
+    sentinel = cluster.sentinel_block()  # a retry lost in the fail-over is swept well within the 60 s wait below
+    config = write_config(
+        tmp_path, "", database, twilio.url, port, redis__sentinel=sentinel, worker__stranded_after_seconds=10
+    )
     stack = Stack(config, port, AUTH_TOKEN)
     try:
         stack.start()
