@@ -8,47 +8,21 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from adapters import clock, sandbox
+from adapters import clock
 from adapters.senders import AccountError, UncertainSendError
 from dialogs.request import ConfirmedRequest
-from sms_gateway import bootstrap, cli, jobs, outbox, runtime
+from sms_gateway import cli, jobs, outbox, runtime
 from sms_gateway.worker import beat
 from storage import repository
 from storage.db import make_engine, session_factory, upgrade
 from storage.models import OutboundMessage, Request, StatusChange
-from tests.support.hook import installed_services
-from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
-from tests.support.twilio_standin import TwilioStandIn
-
-
-@pytest.fixture()
-def world(tmp_path: Path, redis_server: str, database_url: str) -> Iterator[tuple[runtime.Services, TwilioStandIn]]:
-    twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = installed_services(
-        tmp_path,
-        redis_server,
-        twilio.url,
-        database__url=database_url,
-        sandbox__port=free_port(),
-        outbound__per_sender_per_second=1000,
-    )
-    box = sandbox.start(services.settings)
-    yield services, twilio
-    box.stop()
-    twilio.stop()
-    services.engine.dispose()
-    bootstrap.uninstall()
-
-
-def phone() -> str:
-    return f"+98912{uuid.uuid4().int % 10**7:07d}"
+from tests.integration.conftest import new_phone
 
 
 def request(mobile: str) -> dict:
@@ -89,7 +63,7 @@ def test_two_deciders_at_once_make_one_decision(world) -> None:
     services, twilio = world
     decisions = [jobs.Decision("bill_issued", "", 1_234_000, "99887766"), jobs.Decision("rejected", "person_not_found")]
     for _ in range(6):
-        mobile = phone()
+        mobile = new_phone()
         payload = request(mobile)
         jobs.finish_request(payload)
         barrier, results = threading.Barrier(2), []
@@ -122,7 +96,7 @@ def test_a_request_and_its_sms_commit_together(database_url: str) -> None:
     upgrade(database_url)
     engine, observer = make_engine(database_url), create_engine(database_url)
     factory, now = session_factory(engine), clock.utcnow()
-    payload = request(phone())
+    payload = request(new_phone())
 
     def count(table: str) -> int:
         with observer.connect() as conn:
@@ -160,7 +134,7 @@ def test_the_claim_is_committed_before_the_gateway_call(world) -> None:
             seen.append(tuple(conn.execute(text("SELECT status, claimed_by FROM outbound_messages")).one()))
 
     twilio.on_accept = look
-    outbox.deliver(owe(services, phone(), "claimed first"))
+    outbox.deliver(owe(services, new_phone(), "claimed first"))
     observer.dispose()
     assert seen and seen[0][0] == "sending" and seen[0][1], seen
 
@@ -168,7 +142,7 @@ def test_the_claim_is_committed_before_the_gateway_call(world) -> None:
 def test_a_send_whose_answer_was_lost_is_found_not_sent_again(world) -> None:
     """The gateway accepted, the answer never came (a read timeout): uncertain, then found at the gateway."""
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     services.sms.client.http_client.timeout = 0.5
     twilio.on_accept = lambda _: time.sleep(1.5)
     message_id = owe(services, mobile, "answer lost")
@@ -191,7 +165,7 @@ def claim_as(services: runtime.Services, message_id: int, name: str) -> None:
 
 def test_a_dead_claimers_message_is_reconciled_then_sent_once(world) -> None:
     services, twilio = world
-    accepted, unknown = phone(), phone()
+    accepted, unknown = new_phone(), new_phone()
     first, second = owe(services, accepted, "reached twilio"), owe(services, unknown, "never left")
     services.sms.send(accepted, "reached twilio")  # the dead worker's send that the gateway accepted
     for message_id in (first, second):
@@ -204,7 +178,7 @@ def test_a_dead_claimers_message_is_reconciled_then_sent_once(world) -> None:
 
 def test_a_live_claimers_message_is_left_to_it(world) -> None:
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     message_id = owe(services, mobile, "being sent")
     beat(services.redis, "kontor.alive.1.beats")
     claim_as(services, message_id, "kontor.alive.1.beats")
@@ -219,7 +193,7 @@ def test_a_live_claimers_message_is_left_to_it(world) -> None:
 
 def test_a_401_holds_the_message_loudly_then_sends_it(world, caplog: pytest.LogCaptureFixture) -> None:
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     message_id = owe(services, mobile, "after the token is fixed")
     twilio.refuse_until = time.monotonic() + 60  # a rotated token
     with caplog.at_level(logging.ERROR, logger="kontor.outbox"), pytest.raises(AccountError):
@@ -234,7 +208,7 @@ def test_a_401_holds_the_message_loudly_then_sends_it(world, caplog: pytest.LogC
 
 def test_kontor_outbox_lists_failed_messages_and_resends_them(world, capsys: pytest.CaptureFixture[str]) -> None:
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     message_id = owe(services, mobile, "to a number fixed later")
     twilio.fail_next = [400]  # 21610: about the message itself
     outbox.deliver(message_id)
@@ -254,9 +228,9 @@ def test_kontor_outbox_lists_failed_messages_and_resends_them(world, capsys: pyt
 def test_twilio_find_asks_the_message_list_by_number_and_date(world) -> None:
     """Sender.find over GET Messages.json with To, From and DateSent>, matched by the body."""
     services, _ = world
-    mobile, now = phone(), datetime.now(UTC)
+    mobile, now = new_phone(), datetime.now(UTC)
     sid = services.sms.send(mobile, "listed")
     assert services.sms.find(mobile, "listed", now - timedelta(days=1)) == sid
     assert services.sms.find(mobile, "another body", now - timedelta(days=1)) is None
-    assert services.sms.find(phone(), "listed", now - timedelta(days=1)) is None
+    assert services.sms.find(new_phone(), "listed", now - timedelta(days=1)) is None
     assert services.sms.find(mobile, "listed", now + timedelta(days=2)) is None  # sent before that day

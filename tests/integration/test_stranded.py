@@ -6,47 +6,19 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from rq import SimpleWorker
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from adapters import clock, sandbox
-from sms_gateway import bootstrap, outbox, runtime, sweeper, worker
+from adapters import clock
+from sms_gateway import outbox, runtime, sweeper, worker
 from storage import repository
 from storage.models import OutboundMessage
-from tests.support.hook import installed_services
-from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
-from tests.support.twilio_standin import TwilioStandIn
+from tests.integration.conftest import new_phone
 
 GRACE = 60.0
-
-
-@pytest.fixture()
-def world(tmp_path: Path, redis_server: str, database_url: str) -> Iterator[tuple[runtime.Services, TwilioStandIn]]:
-    twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = installed_services(
-        tmp_path,
-        redis_server,
-        twilio.url,
-        database__url=database_url,
-        sandbox__port=free_port(),
-        outbound__per_sender_per_second=1000,
-    )
-    box = sandbox.start(services.settings)
-    yield services, twilio
-    box.stop()
-    twilio.stop()
-    services.engine.dispose()
-    bootstrap.uninstall()
-
-
-def phone() -> str:
-    return f"+98912{uuid.uuid4().int % 10**7:07d}"
 
 
 def stranded_message(services: runtime.Services, mobile: str, body: str, age: float = 2 * GRACE) -> int:
@@ -79,9 +51,9 @@ def run_jobs(services: runtime.Services) -> None:
 
 def test_a_pending_message_with_no_job_is_delivered_by_the_sweep_once(world) -> None:
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     message_id = stranded_message(services, mobile, "lost in a fail-over")
-    fresh = stranded_message(services, phone(), "its job is on the way", age=1)
+    fresh = stranded_message(services, new_phone(), "its job is on the way", age=1)
     assert sweeper.sweep(services, GRACE) == 1
     assert services.queue.job_ids == [f"deliver-{message_id}"]  # the fresh one is left to its own job
     assert sweeper.sweep(services, GRACE) == 0  # its job is queued: not queued twice
@@ -94,7 +66,7 @@ def test_a_pending_message_with_no_job_is_delivered_by_the_sweep_once(world) -> 
 
 def test_a_scheduled_retry_holds_the_sweep_off_until_it_is_lost(world) -> None:
     services, twilio = world
-    mobile = phone()
+    mobile = new_phone()
     message_id = stranded_message(services, mobile, "retried later")
     retry = services.queue.enqueue_in(
         timedelta(minutes=10), "sms_gateway.outbox.deliver", message_id, job_id=f"deliver-{message_id}"
@@ -108,7 +80,7 @@ def test_a_scheduled_retry_holds_the_sweep_off_until_it_is_lost(world) -> None:
 
 def test_a_broken_account_is_retried_once_per_grace_period_then_sent_once(world) -> None:
     services, twilio = world
-    mobile, grace = phone(), 2.0  # the columns hold whole seconds: a gap of 2 s counts as 2 to 3
+    mobile, grace = new_phone(), 2.0  # the columns hold whole seconds: a gap of 2 s counts as 2 to 3
     message_id = stranded_message(services, mobile, "after the token is fixed", age=2 * grace)
     twilio.refuse_until = time.monotonic() + 60  # a rotated token, for longer than any job's retries
     swept, deadline = 0, time.monotonic() + 2.5 * grace
@@ -131,7 +103,7 @@ def test_a_broken_account_is_retried_once_per_grace_period_then_sent_once(world)
 
 def test_a_sending_message_with_a_live_claimer_is_left_alone(world) -> None:
     services, twilio = world
-    elsewhere, here, dead = phone(), phone(), phone()
+    elsewhere, here, dead = new_phone(), new_phone(), new_phone()
     ids = [stranded_message(services, mobile, "being sent") for mobile in (elsewhere, here, dead)]
     worker.beat(services.redis, "kontor.vm.1.beats")
     claim_as(services, ids[0], "kontor.vm.1.beats", age=2 * GRACE)  # a slow send, younger than any job may run
@@ -151,7 +123,7 @@ def test_a_sending_message_with_a_live_claimer_is_left_alone(world) -> None:
 
 def test_two_workers_sweeping_at_once_queue_and_send_each_message_once(world) -> None:
     services, twilio = world
-    mobiles = [phone() for _ in range(3)]
+    mobiles = [new_phone() for _ in range(3)]
     ids = [stranded_message(services, mobile, f"owed {i}") for i, mobile in enumerate(mobiles)]
     barrier, counts = threading.Barrier(4), []
 
@@ -173,7 +145,7 @@ def test_two_workers_sweeping_at_once_queue_and_send_each_message_once(world) ->
 
 def test_the_heartbeat_sweeps_and_outlives_a_database_error(world) -> None:
     services, twilio = world
-    message_id = stranded_message(services, phone(), "found by the heartbeat")
+    message_id = stranded_message(services, new_phone(), "found by the heartbeat")
     calls: list[int] = []
 
     def stranded() -> None:
