@@ -41,6 +41,7 @@ class Handled:
 
     outcome: str
     replies: list[str]
+    dialog_open: bool = False  # a dialog stays open after this message (USSD answers CON, else END)
 
 
 def handle(services: Services, inbound: Inbound, now: Callable[[], datetime] | None = None) -> list[str]:
@@ -61,7 +62,7 @@ def receive(services: Services, inbound: Inbound, now: Callable[[], datetime] | 
             return Handled("limited", [])
         notice = gate.notice and not gate.opted_out
         replies = [say(services, "rate_limited", language(services, gate.stored, inbound))] if notice else []
-        return Handled("limited", replies)
+        return Handled("limited", replies, gate.stored.dialog is not None)
     try:
         if gate.global_over:
             log.warning(
@@ -83,24 +84,25 @@ def _locked(services: Services, inbound: Inbound, token: str, gate: Gate, now: C
     if inbound.message_id in stored.seen:
         log.info("duplicate message %s from %s", inbound.message_id, mask_digits(phone))
         services.sessions.release(phone, token)
-        return Handled("duplicate", stored.reply if stored.seen[-1] == inbound.message_id else [])
+        replies = stored.reply if stored.seen[-1] == inbound.message_id else []
+        return Handled("duplicate", replies, stored.dialog is not None)
     lang = language(services, stored, inbound)
     if optout.is_stop(inbound.text):
         services.sessions.stop(phone, token)
         log.info("%s opted out", mask_digits(phone))
         return Handled("answered", [say(services, "opted_out", lang)])
     if not gate.opted_out:
-        return Handled("answered", _advance(services, inbound, stored, token, now, []))
+        return _advance(services, inbound, stored, token, now, [])
     if not optout.is_start(inbound.text):  # opted out: nothing is answered until START
         services.sessions.release(phone, token)
         return Handled("answered", [])
     services.sessions.start(phone)
-    return Handled("answered", _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)]))
+    return _advance(services, inbound, stored, token, now, [say(services, "opted_in", lang)])
 
 
 def _advance(
     services: Services, inbound: Inbound, stored: Stored, token: str, now: Callable[[], datetime], prefix: list[str]
-) -> list[str]:
+) -> Handled:
     """Advance the dialog, answer its queries, enqueue its effects, then save and unlock."""
     at = now()
     outcome = dialogs.advance(stored.dialog, inbound, at, services.rules)
@@ -118,7 +120,7 @@ def _advance(
         before=_jobs(services, outcome.effects),
     )
     counters.dialog_step(stored.dialog, outcome, at, services.rules.idle_minutes)
-    return replies
+    return Handled("answered", replies, outcome.session is not None)
 
 
 def _jobs(services: Services, effects: list[Effect]) -> Callable[[Any], None] | None:

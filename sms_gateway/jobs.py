@@ -141,7 +141,8 @@ def record(services: runtime.Services, dialog_id: str, attachments: list[dict[st
             message_id = repository.owe_message(
                 db, f"outcome:{dialog_id}", row.mobile, outcome_text(services, row), now
             ).id
-        db.refresh(row)
+        if not won:  # another copy decided: read what it wrote (the winner's row was reloaded by the CAS)
+            db.refresh(row)
         status = row.status
     if won:
         deliver(message_id)

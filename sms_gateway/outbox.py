@@ -51,6 +51,15 @@ class Owed:
     claimed_at: datetime | None
     created_at: datetime
 
+    @classmethod
+    def of(cls, m: OutboundMessage) -> Owed:
+        return cls(m.id, m.status, m.to, m.body, m.claimed_by, m.claimed_at, m.created_at)
+
+
+def delivery_job_id(message_id: int) -> str:
+    """The one RQ job id that delivers a message, whoever queues it (worker, desk, channel, sweep)."""
+    return f"deliver-{message_id}"
+
 
 def claimer() -> str:
     """Who claims here: the worker's name (it beats in Redis), else this process and thread's own unique name."""
@@ -102,7 +111,7 @@ def _read(services: runtime.Services, message_id: int) -> Owed | None:
         m = db.get(OutboundMessage, message_id)
         if m is None:
             return None
-        return Owed(m.id, m.status, m.to, m.body, m.claimed_by, m.claimed_at, m.created_at)
+        return Owed.of(m)
 
 
 def _throttle(services: runtime.Services) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from adapters.clock import utcnow
 from adapters.senders import TransientSendError
 from sms_gateway import runtime
-from sms_gateway.outbox import UNFINISHED, Owed, claim_is_stale, deliver
+from sms_gateway.outbox import UNFINISHED, Owed, claim_is_stale, deliver, delivery_job_id
 from storage.models import SENDING, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
@@ -43,7 +43,7 @@ def stranded(services: runtime.Services, grace_seconds: float, limit: int = SWEE
         .limit(limit)
     )
     with services.db() as db:
-        rows = [Owed(m.id, m.status, m.to, m.body, m.claimed_by, m.claimed_at, m.created_at) for m in db.scalars(query)]
+        rows = [Owed.of(m) for m in db.scalars(query)]
     return [o.id for o in rows if o.status != SENDING or claim_is_stale(services.redis, o, now, me="")]
 
 
@@ -51,7 +51,7 @@ def sweep(services: runtime.Services, grace_seconds: float) -> int:
     """Queue a delivery of each stranded message, at most once per grace period across all workers (SET NX),
     and never beside its own delivery job still queued, started or scheduled; returns how many were queued."""
     queued, ids = 0, stranded(services, grace_seconds)
-    jobs = Job.fetch_many([f"deliver-{i}" for i in ids], connection=services.redis)
+    jobs = Job.fetch_many([delivery_job_id(i) for i in ids], connection=services.redis)
     for message_id, job in zip(ids, jobs, strict=True):
         if job is not None and job.get_status(refresh=False) in BUSY:
             continue
@@ -60,7 +60,7 @@ def sweep(services: runtime.Services, grace_seconds: float) -> int:
             continue  # another worker queued it within the grace period
         if job is not None:
             job.delete()  # a finished or failed predecessor: out of its registries before the id is used again
-        runtime.enqueue(services, "sms_gateway.sweeper.redeliver", message_id, f"deliver-{message_id}")
+        runtime.enqueue(services, "sms_gateway.sweeper.redeliver", message_id, delivery_job_id(message_id))
         queued += 1
     if queued:
         log.warning("queued %d stranded SMS (no job was delivering them)", queued)

@@ -21,6 +21,17 @@ return 0
 """
 
 
+_SCRIPTS: dict[int, redis.commands.core.Script] = {}
+
+
+def _script(client: redis.Redis) -> redis.commands.core.Script:
+    """The throttle script, registered once per client (redis-py loads it again by itself after a restart)."""
+    script = _SCRIPTS.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _SCRIPTS[id(client)] = client.register_script(_THROTTLE)
+    return script
+
+
 class Throttled(Exception):
     """The sender number stayed over its rate for longer than we wait: a transient error, retried by RQ."""
 
@@ -36,7 +47,7 @@ def throttle(
     """Take the sender number's next send slot, waiting (bounded) when it is busy; returns seconds waited."""
     if per_second <= 0:
         return 0.0
-    script, interval = client.register_script(_THROTTLE), max(1, int(1000 / per_second))
+    script, interval = _script(client), max(1, int(1000 / per_second))
     waited, deadline = 0.0, time.monotonic() + max_wait
     for _ in range(10_000):
         wait_ms = int(script(keys=[f"{prefix}:throttle:{{{sender}}}"], args=[interval]))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+import requests
+
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
 
@@ -41,6 +43,15 @@ class UncertainSendError(TransientSendError):
 class AccountError(TransientSendError):
     """The gateway refused our account, not the message (a wrong or rotated key, an IP not allow-listed):
     the outbox holds the message and retries with backoff, loudly, until an operator fixes the account."""
+
+
+def network_error(exc: Exception, gateway: str = "", detail: bool = True) -> TransientSendError:
+    """Refused or never connected: not sent. Anything later (a read timeout, a cut connection): maybe sent, so
+    the outbox asks the gateway before any resend. `detail=False` keeps a URL holding a key out of the text."""
+    text = (f"{gateway} " if gateway else "") + f"network: {type(exc).__name__}" + (f": {exc}" if detail else "")
+    if isinstance(exc, requests.ConnectTimeout) or "NewConnectionError" in repr(exc) or "refused" in str(exc):
+        return TransientSendError(text)
+    return UncertainSendError(text)
 
 
 @dataclass(frozen=True)

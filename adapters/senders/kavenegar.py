@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from adapters.senders import AccountError, MediaAccess, PermanentSendError, TransientSendError
+from adapters.senders import (
+    AccountError,
+    MediaAccess,
+    PermanentSendError,
+    TransientSendError,
+    UncertainSendError,
+    network_error,
+)
 
 if TYPE_CHECKING:
     from sms_gateway.settings import Settings
@@ -70,8 +77,8 @@ class KavenegarSender:
         """One API call: Kavenegar's `return.status`, `return.message` and `entries`."""
         try:
             response = self._http.post(f"{self._base}/{method}.json", data=params, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise TransientSendError(f"kavenegar network: {type(exc).__name__}") from exc  # the URL holds the key
+        except requests.RequestException as exc:  # a send cut after it went out may have been accepted
+            raise network_error(exc, "kavenegar", detail=False) from exc  # no detail: the URL holds the key
         return return_of(response)
 
     def _raise(self, status: int, message: str) -> None:
@@ -87,6 +94,8 @@ class KavenegarSender:
         if local_id:
             params["localid"] = local_id
         status, message, entries = self._call("send", params)
+        if status >= 500:  # the server failed after taking the request: it may have queued the message
+            raise UncertainSendError(f"kavenegar {status}: {message}")
         self._raise(status, message)
         if not entries or not entries[0].get("messageid"):
             raise TransientSendError("kavenegar 200 without a messageid")

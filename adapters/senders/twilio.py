@@ -16,7 +16,7 @@ from adapters.senders import (
     MediaAccess,
     PermanentSendError,
     TransientSendError,
-    UncertainSendError,
+    network_error,
 )
 
 if TYPE_CHECKING:
@@ -96,14 +96,6 @@ class TwilioSender:
             raise TransientSendError(f"cannot list messages: {exc}") from exc
         fresh = (m for m in listed if m.date_sent is None and m.date_created is not None and m.date_created >= since)
         return next((str(m.sid) for m in fresh if m.body == body), None)
-
-
-def network_error(exc: Exception) -> TransientSendError:
-    """Refused or never connected: not sent. Anything later (a read timeout, a cut connection): maybe sent."""
-    text = f"network: {type(exc).__name__}: {exc}"
-    if isinstance(exc, requests.ConnectTimeout) or "NewConnectionError" in repr(exc) or "refused" in str(exc):
-        return TransientSendError(text)
-    return UncertainSendError(text)
 
 
 def from_settings(settings: Settings) -> TwilioSender:

@@ -23,6 +23,7 @@ from dialogs.model import Inbound
 from sms_gateway import runtime
 from sms_gateway.channels import common
 from sms_gateway.channels.numbers import sender_of
+from sms_gateway.outbox import delivery_job_id
 from sms_gateway.runtime import Services
 from sms_gateway.settings import Settings
 from storage import repository
@@ -72,7 +73,7 @@ def owe_replies(services: Services, inbound: Inbound, replies: list[str]) -> Non
         ]
         pending = [row.id for row in rows if row.status == "pending"]
     for message_id in pending:
-        job_id = f"deliver-{message_id}"
+        job_id = delivery_job_id(message_id)
         if not Job.exists(job_id, connection=services.redis):
             runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, job_id)
 

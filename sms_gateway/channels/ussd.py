@@ -21,7 +21,7 @@ from dialogs.model import Inbound
 from dialogs.ussd import CHANNEL
 from sms_gateway.channels import common
 from sms_gateway.channels.numbers import sender_of
-from sms_gateway.handler import handle
+from sms_gateway.handler import receive
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from sms_gateway.settings import Settings, Ussd
@@ -51,17 +51,20 @@ def blueprint(services: Services) -> Blueprint:
         inbound = inbound_from_form()
         if inbound is None:
             return screen(services, False, [text(services, "sorry")])
+        pending = pool.submit(receive, services, inbound)
         try:
-            replies = pool.submit(handle, services, inbound).result(timeout=cfg.answer_seconds)
-        except Late:
+            handled = pending.result(timeout=cfg.answer_seconds)
+        except Late:  # one still queued behind slow lookups is dropped; one already running finishes and is kept
+            pending.cancel()
             log.warning("USSD screen for %s not ready in %ss", mask_digits(inbound.sender), cfg.answer_seconds)
-            return screen(services, False, [text(services, "try_again_later")])
+            return again(services)
         except common.TRANSIENT as exc:
             log.warning("could not handle USSD input from %s now: %s", mask_digits(inbound.sender), exc)
-            return screen(services, False, [text(services, "try_again_later")])
-        if not replies:  # opted out, or over the limit after its one notice: nothing to show
+            return again(services)
+        common.count(handled.outcome, CHANNEL)
+        if not handled.replies:  # opted out, or over the limit after its one notice: nothing to show
             return screen(services, False, [text(services, "sorry")])
-        return screen(services, services.sessions.peek(inbound.sender).dialog is not None, replies)
+        return screen(services, handled.dialog_open, handled.replies)
 
     @bp.errorhandler(InternalServerError)
     def unexpected(exc: InternalServerError) -> tuple[Response, int]:
@@ -70,6 +73,12 @@ def blueprint(services: Services) -> Blueprint:
         return screen(services, False, [text(services, "sorry")]), 200
 
     return bp
+
+
+def again(services: Services) -> Response:
+    """The "try again in a minute" END, counted like every channel's."""
+    common.count("try_again", CHANNEL)
+    return screen(services, False, [text(services, "try_again_later")])
 
 
 def enabled(settings: Settings) -> bool:

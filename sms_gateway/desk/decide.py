@@ -15,7 +15,7 @@ from adapters.cis import REQUEST_KEYS, Submission
 from adapters.http import OutsideSystemError, OutsideSystemUnavailable
 from sms_gateway import runtime
 from sms_gateway.desk.users import audit
-from sms_gateway.jobs import job_id
+from sms_gateway.outbox import delivery_job_id
 from storage import repository
 from storage.models import Request
 from storage.staff import DeskDecision
@@ -149,6 +149,6 @@ def decision_text(
 def _hand_over(services: runtime.Services, message_id: int, tracking: str) -> None:
     """The worker delivers it, with retries; the row stays owed (pending) if Redis is down right now."""
     try:
-        runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, job_id("decision", tracking))
+        runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, delivery_job_id(message_id))
     except RedisError as exc:
         log.error("decision SMS %s owed but not queued yet: %s", message_id, exc)

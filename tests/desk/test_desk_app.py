@@ -93,7 +93,7 @@ def test_a_reviewer_approves_once_and_one_sms_is_owed(desk: Desk) -> None:
         ]
         assert db.scalar(select(DeskDecision.decided_by)) == "rita"
         assert {"login", "decision"} <= set(db.scalars(select(AuditEntry.action)))
-    assert Queue("kontor", connection=desk.services.redis).job_ids == ["decision-100000000026"]
+    assert Queue("kontor", connection=desk.services.redis).job_ids == [f"deliver-{owed[0].id}"]  # the one delivery
     again = reviewer.post(
         f"/requests/{request_id}/decide",
         data={"action": "reject", "reason": "duplicate_request", "csrf_token": token(page)},

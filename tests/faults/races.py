@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 from sqlalchemy import text
 
-from adapters import clock
 from sms_gateway import bootstrap, jobs, runtime
 from sms_gateway.settings import load
 from storage.db import upgrade
 from tests.faults.procs import Ledger, Row, outcome_sms, tally
+from tests.support.hook import confirmed_payload
 from tests.support.stack import write_config
 
 
@@ -41,25 +41,10 @@ def deciders(folder: Path, world_config: Path, database_url: str, twilio_url: st
         services.engine.dispose()
 
 
-def payload(mobile: str) -> dict[str, object]:
-    now = clock.tehran_now()
-    return {
-        "dialog_id": "SM" + uuid.uuid4().hex,
-        "bill_id": "1234567804121",
-        "national_id": "0012345679",
-        "mobile": mobile,
-        "readings": {"mid": "04620"},
-        "reading_date": now.date().isoformat(),
-        "language": "en",
-        "registers": ["mid"],
-        "confirmed_at": now.isoformat(),
-    }
-
-
 def race(services: runtime.Services, group: list[str]) -> None:
     """Each request stored once, then two copies of its follow-up started at the same instant."""
     for mobile in group:
-        body = payload(mobile)
+        body = confirmed_payload(mobile)
         dialog_id = str(body["dialog_id"])
         jobs.finish_request(body)
         barrier = threading.Barrier(2)

@@ -23,24 +23,7 @@ from storage import repository
 from storage.db import make_engine, session_factory, upgrade
 from storage.models import OutboundMessage, Request, StatusChange
 from tests.integration.conftest import new_phone
-
-
-def request(mobile: str) -> dict:
-    now = clock.tehran_now()
-    return {
-        "dialog_id": "SM" + uuid.uuid4().hex,
-        "bill_id": "1234567804121",
-        "national_id": "0012345679",
-        "mobile": mobile,
-        "readings": {"mid": "04620"},
-        "reading_date": now.date().isoformat(),
-        "description": "",
-        "receipt_reference": "",
-        "attachments": [],
-        "language": "en",
-        "registers": ["mid"],
-        "confirmed_at": now.isoformat(),
-    }
+from tests.support.hook import confirmed_payload
 
 
 def history(services: runtime.Services, dialog_id: str) -> tuple[str, list[str]]:
@@ -64,7 +47,7 @@ def test_two_deciders_at_once_make_one_decision(world) -> None:
     decisions = [jobs.Decision("bill_issued", "", 1_234_000, "99887766"), jobs.Decision("rejected", "person_not_found")]
     for _ in range(6):
         mobile = new_phone()
-        payload = request(mobile)
+        payload = confirmed_payload(mobile)
         jobs.finish_request(payload)
         barrier, results = threading.Barrier(2), []
 
@@ -96,7 +79,7 @@ def test_a_request_and_its_sms_commit_together(database_url: str) -> None:
     upgrade(database_url)
     engine, observer = make_engine(database_url), create_engine(database_url)
     factory, now = session_factory(engine), clock.utcnow()
-    payload = request(new_phone())
+    payload = confirmed_payload(new_phone())
 
     def count(table: str) -> int:
         with observer.connect() as conn:

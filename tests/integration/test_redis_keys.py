@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from redis.crc import key_slot
 
-from adapters import sandbox
 from dialogs.ids import make_tracking_number
-from sms_gateway import bootstrap, worker
+from sms_gateway import worker
 from sms_gateway.app import create_app
-from tests.support.hook import Hook, installed_services
-from tests.support.stack import ACCOUNT_SID, AUTH_TOKEN, free_port
-from tests.support.twilio_standin import TwilioStandIn
+from tests.support.hook import Hook
 
 PHONE, OTHER = "+989121234567", "+989351234567"
 STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1"]
@@ -47,19 +43,6 @@ def written(redis_server: str) -> Iterator[Callable[[], set[str]]]:
     pubsub.close()
     client.config_set("notify-keyspace-events", "")
     client.close()
-
-
-@pytest.fixture()
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: str) -> Iterator[tuple]:
-    twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    services = installed_services(
-        tmp_path, redis_server, twilio.url, sandbox__port=free_port(), outbound__per_sender_per_second=1000
-    )
-    box = sandbox.start(services.settings)
-    yield services, twilio
-    box.stop()
-    twilio.stop()
-    bootstrap.uninstall()
 
 
 def test_every_key_is_prefixed_and_hash_tagged(written, world) -> None:

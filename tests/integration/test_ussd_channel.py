@@ -130,7 +130,7 @@ def test_a_bug_is_an_end_not_a_5xx(hook: Hook, monkeypatch: pytest.MonkeyPatch) 
     def broken(*args: object) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr("sms_gateway.channels.ussd.handle", broken)
+    monkeypatch.setattr("sms_gateway.channels.ussd.receive", broken)
     assert Handset(hook).press("") == end(USSD.text("sorry", "fa"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ import redis
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from adapters import sandbox
+from adapters import clock, sandbox
 from sms_gateway import bootstrap, runtime
 from sms_gateway.app import create_app
 from sms_gateway.runtime import Services
@@ -98,3 +99,19 @@ def installed_services(tmp_path: Path, redis_url: str, twilio_url: str, **overri
     settings = settings_for(tmp_path, redis_url, twilio_url, **overrides)
     upgrade(settings.database_url)
     return bootstrap.install(runtime.build(settings))
+
+
+def confirmed_payload(mobile: str, bill: str = "1234567804121", language: str = "en") -> dict[str, object]:
+    """The finishing job's argument for the single-rate demo meter, read today (its last reading was 30 days ago)."""
+    now = clock.tehran_now()
+    return {
+        "dialog_id": "SM" + uuid.uuid4().hex,
+        "bill_id": bill,
+        "national_id": "0012345679",
+        "mobile": mobile,
+        "readings": {"mid": "04620"},
+        "reading_date": now.date().isoformat(),
+        "language": language,
+        "registers": ["mid"],
+        "confirmed_at": now.isoformat(),
+    }
