@@ -15,7 +15,7 @@ from adapters.http import OutsideSystemError
 from dialogs.jalali import to_jalali_str
 from dialogs.model import BillLookup, Effect, FinishRequest, Inbound, Meter, Outcome, Query, RequestStatus, StatusLookup
 from dialogs.text import normalize, script_of
-from sms_gateway import counters, jobs, optout, runtime
+from sms_gateway import counters, optout
 from sms_gateway.logs import mask_digits
 from sms_gateway.runtime import Services
 from storage import repository
@@ -165,15 +165,8 @@ def answer_query(services: Services, query: Query) -> Meter | list[RequestStatus
 
 
 def perform(services: Services, effect: Effect, pipeline: Any = None) -> None:
-    """Enqueued in the save's own round trip, ahead of the save: the job is idempotent by dialog id,
-    so a crash or a lost lock between the two loses nothing and doubles nothing."""
+    """Pushed to the confirmed requests' inbox in the save's own round trip, ahead of the save: the batch job is
+    idempotent by dialog id, so a crash or a lost lock between the two loses nothing and doubles nothing."""
     if not isinstance(effect, FinishRequest):
         raise ValueError(f"unknown effect {effect!r}")
-    request = effect.request
-    runtime.enqueue(
-        services,
-        "sms_gateway.jobs.finish_request",
-        request.to_json(),
-        jobs.job_id("finish", request.dialog_id),
-        pipeline=pipeline,
-    )
+    services.inbox.push(effect.request.to_json(), pipeline=pipeline)

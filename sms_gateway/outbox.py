@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,6 +105,33 @@ def deliver(message_id: int) -> None:
     error = _send_claimed(services, owed)
     if error is not None:
         raise error
+
+
+def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
+    """A batch's SMS, `outbound.concurrency` at a time, each under the sender number's throttle (so never over
+    the gateway's rate); one that cannot go now (a transient error, the throttle's bound) gets a delivery job of its
+    own, retried with backoff like any other. Every send is still claimed in SQL first, so none goes twice."""
+    later: list[int] = []
+
+    def one(message_id: int) -> None:
+        try:
+            deliver(message_id)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row by deliver; its own job tries again
+            log.warning("SMS %s goes on in a job of its own: %s", message_id, exc)
+            later.append(message_id)
+
+    width = max(1, min(services.settings.outbound.concurrency, len(message_ids)))
+    if width == 1:
+        for message_id in message_ids:
+            one(message_id)
+    else:
+        with ThreadPoolExecutor(width, thread_name_prefix="kontor-send") as pool:
+            list(pool.map(one, message_ids))
+    if later:
+        pipe = services.redis.pipeline()
+        for message_id in later:
+            runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, delivery_job_id(message_id), None, pipe)
+        pipe.execute()
 
 
 def _read(services: runtime.Services, message_id: int) -> Owed | None:

@@ -21,6 +21,7 @@ from adapters.senders import Sender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
 from sms_gateway import redis_client
+from sms_gateway.confirmed import Inbox
 from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
 from storage.phones import PhoneStore
@@ -47,6 +48,11 @@ class Services:
     sms: Sender  # the outbound gateway (outbound.gateway)
     rules: Rules
     clock: Clock = field(default=clock.SYSTEM)  # Tehran time and UTC for the handler and the jobs
+
+    @functools.cached_property
+    def inbox(self) -> Inbox:
+        """The confirmed requests waiting for a batch job (pushed by the webhook, drained by the worker)."""
+        return Inbox(self.redis, self.queue, self.settings.worker.retry_intervals)
 
 
 def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:

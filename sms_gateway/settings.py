@@ -104,6 +104,7 @@ class Worker:
     queue: str
     retry_intervals: list[int]
     stranded_after_seconds: float = 60.0  # an owed SMS untouched this long, with no job, is queued again by the sweep
+    batch_size: int = 50  # confirmed requests a batch job stores in one transaction (sms_gateway/confirmed.py)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Limits:
 class Outbound:
     per_sender_per_second: float
     gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio, kavenegar)
+    concurrency: int = 8  # a batch's SMS in flight at once (each still under per_sender_per_second)
 
     def __post_init__(self) -> None:
         from adapters.senders import GATEWAYS

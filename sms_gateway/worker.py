@@ -82,9 +82,15 @@ class Heart:
     """Beats for this worker and sweeps for orphans (RQ's, and SQL's stranded SMS), in a thread beside the jobs."""
 
     def __init__(
-        self, client: redis.Redis, name: str, queues: list[Queue], stranded: Callable[[], object] | None = None
+        self,
+        client: redis.Redis,
+        name: str,
+        queues: list[Queue],
+        stranded: Callable[[], object] | None = None,
+        confirmed: Callable[[], object] | None = None,
     ) -> None:
         self.client, self.name, self.queues, self.stranded = client, name, queues, stranded
+        self.confirmed = confirmed  # the sweep of the confirmed requests' inbox (sms_gateway.jobs.recover_confirmed)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kontor-heartbeat", daemon=True)
 
@@ -104,6 +110,8 @@ class Heart:
                 beat(self.client, self.name)
                 if ticks % max(1, SWEEP_SECONDS // BEAT_SECONDS) == 0:
                     recover_orphans(self.client, self.queues, is_alive(self.client))
+                    if self.confirmed is not None:
+                        self.confirmed()
                     self._sweep_stranded()
             except redis.RedisError as exc:  # Redis away: beat again when it is back
                 log.warning("worker heartbeat failed: %s", exc)
@@ -126,10 +134,16 @@ def run(services: Services, burst: bool = False) -> None:
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
     # Its scheduler (retries, scheduled jobs) connects through Kontor's Redis factory: Sentinel works there too.
     worker = scheduling.Worker(queues, connection=services.redis, name=name, settings=services.settings)
-    from sms_gateway import sweeper  # here, not at the top: it imports the outbox, which imports this module
+    from sms_gateway import jobs, sweeper  # here, not at the top: they import the outbox, which imports this module
 
     grace = services.settings.worker.stranded_after_seconds
-    heart = Heart(services.redis, name, queues, stranded=lambda: sweeper.sweep(services, grace))
+    heart = Heart(
+        services.redis,
+        name,
+        queues,
+        stranded=lambda: sweeper.sweep(services, grace),
+        confirmed=lambda: jobs.recover_confirmed(services, name),
+    )
     heart.start()
     try:
         recover_orphans(services.redis, queues, is_alive(services.redis))

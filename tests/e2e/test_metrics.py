@@ -112,7 +112,7 @@ def test_a_conversation_moves_the_per_process_counters(stack: Stack, twilio: Twi
     assert delta("kontor_dialogs_started_total{}") == 2
     assert delta("kontor_dialogs_confirmed_total{}") == 1
     assert delta("kontor_dialogs_abandoned_total{reason=cancelled}") == 1
-    assert delta(JOB % "finish_request") == 1 and delta(JOB % "process_request") == 1
+    assert delta(JOB % "finish_confirmed") == 1 and delta(JOB % "process_request") == 1
     assert [delta(CALLS % system) for system in SYSTEMS] == [2, 1, 1]  # bill lookup (web) and submit (worker)
     assert not any(delta(key) for key in after if key.startswith("kontor_outside_errors_total"))
     assert all(after[f"kontor_outside_breaker_state{{system={system}}}"] == 0 for system in SYSTEMS)

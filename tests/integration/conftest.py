@@ -27,6 +27,7 @@ def world(tmp_path: Path, redis_server: str, database_url: str) -> Iterator[tupl
         database__url=database_url,
         sandbox__port=free_port(),
         outbound__per_sender_per_second=1000,
+        worker__batch_size=10,  # small batches: a few requests already make several
     )
     box = sandbox.start(services.settings)
     yield services, twilio

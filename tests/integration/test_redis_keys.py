@@ -1,6 +1,6 @@
 """Issue 8: every key a whole conversation writes (webhook, jobs, outbound SMS) carries the prefix and its phone's
-hash tag, except the documented ones: the global inbound counter, the outbound throttle of the sender number, and
-RQ's own keys. Keys that expire or are deleted before the end (locks, the throttle) are seen through Redis's
+hash tag, except the documented ones: the global inbound counter, the outbound throttle of the sender number, the
+confirmed requests' inbox (one tag of its own), and RQ's own keys. Keys that expire or are deleted before the end (locks, the throttle) are seen through Redis's
 keyspace notifications."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1
 PHONE_KEY = re.compile(r"kontor:\{(?P<phone>\+\d+)\}:(?P<name>s|lock|rate|inquire|optout)")
 GLOBAL_KEY = re.compile(r"kontor:rate:global:\d+")
 WORKER_KEY = re.compile(r"kontor:worker:\{kontor\.[^{}]+\}:alive")  # a worker's heartbeat (sms_gateway/worker.py)
+CONFIRMED_KEY = re.compile(r"kontor:\{confirmed\}:(inbox|kick|takers|taken:[^{}]+)")  # sms_gateway/confirmed.py
 
 
 @pytest.fixture()
@@ -58,7 +59,9 @@ def test_every_key_is_prefixed_and_hash_tagged(written, world) -> None:
     phone_keys = [m for m in map(PHONE_KEY.fullmatch, keys) if m]
     others = [k for k in keys if not PHONE_KEY.fullmatch(k) and not k.startswith("rq:")]
     throttle = f"kontor:throttle:{{{services.sms.number}}}"
-    assert all(GLOBAL_KEY.fullmatch(k) or WORKER_KEY.fullmatch(k) for k in others if k != throttle), others
+    documented = (GLOBAL_KEY, WORKER_KEY, CONFIRMED_KEY)
+    assert all(any(p.fullmatch(k) for p in documented) for k in others if k != throttle), others
+    assert "kontor:{confirmed}:inbox" in others  # the confirm went through the inbox, drained by the worker
     assert f"kontor:throttle:{{{services.sms.number}}}" in others and any(k.startswith("rq:") for k in keys)
     names = {(m["phone"], m["name"]) for m in phone_keys}
     assert {(PHONE, "s"), (PHONE, "rate"), (PHONE, "inquire"), (OTHER, "rate"), (OTHER, "optout")} <= names

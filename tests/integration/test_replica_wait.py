@@ -1,15 +1,17 @@
-"""Issue 11: with Sentinel, a confirm is announced only once a replica holds its job (WAIT 1 in the save's round
+"""Issue 11: with Sentinel, a confirm is announced only once a replica holds its request (WAIT 1 in the save's round
 trip), still 2 round trips per step; without the replica's acknowledgement the subscriber is asked to send again,
-the dialog stays at the confirm step, and the repeated `1` enqueues the same idempotent job."""
+the dialog stays at the confirm step, and the repeated `1` pushes the same request (stored once)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from sms_gateway.confirmed import INBOX
 from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
 from tests.support.hook import running_hook, settings_for
@@ -52,9 +54,13 @@ def test_a_confirm_waits_for_the_replica_in_the_same_round_trip(
             costs.append(sent[0] - before)
         assert replies == [CAT.text("confirmed", "fa")]
         assert costs == [2] * len(STEPS), costs  # lock+load, save+unlock (+ the jobs and WAIT on confirm)
-        jobs = set(hook.services.queue.job_ids)  # the warm-up's first save met NOSCRIPT: its job went in twice
-    assert len(jobs) == 2
-    assert {j.decode() for j in cluster.replica.client().lrange("rq:queue:" + settings.worker.queue, 0, -1)} == jobs
+        jobs = set(hook.services.queue.job_ids)
+        waiting = hook.services.redis.lrange(INBOX, 0, -1)  # the warm-up's first save may have met NOSCRIPT: twice
+    assert len(jobs) == 1  # one batch job for both requests: the second push found it waiting
+    assert {json.loads(r)["mobile"] for r in waiting} == {OTHER, PHONE}
+    replica = cluster.replica.client()
+    assert replica.lrange(INBOX, 0, -1) == waiting  # both requests reached the replica before the confirm replied
+    assert {j.decode() for j in replica.lrange("rq:queue:" + settings.worker.queue, 0, -1)} == jobs
 
 
 def test_without_a_replica_the_confirm_is_not_announced(cluster: SentinelCluster, tmp_path: Path) -> None:
@@ -67,7 +73,8 @@ def test_without_a_replica_the_confirm_is_not_announced(cluster: SentinelCluster
         assert hook.sms(PHONE, "1") == [CAT.text("try_again_later", "fa")]
         assert hook.services.sessions.peek(PHONE).dialog == at_confirm  # put back: the next `1` confirms again
         job = set(hook.services.queue.job_ids)
-        assert len(job) == 1  # the job went in all the same: it runs once, idempotent by dialog id
+        assert len(job) == 1  # the request went in all the same: stored once, idempotent by dialog id
+        assert {json.loads(r)["mobile"] for r in hook.services.redis.lrange(INBOX, 0, -1)} == {PHONE}  # NOSCRIPT: 2
         assert hook.sms(PHONE, "1") == [CAT.text("try_again_later", "fa")]  # again: the same dialog, the same job
         assert set(hook.services.queue.job_ids) == job
         assert hook.services.sessions.peek(PHONE).dialog == at_confirm

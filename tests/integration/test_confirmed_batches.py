@@ -1,0 +1,153 @@
+"""Issue 12: confirmed requests go through the inbox and are finished in batches, on real Redis, SQL, RQ and the
+Twilio stand-in: each request stored once and each tracking SMS sent once however the batches fall, one job queued
+per idle spell (not per request), a bad request held back alone, and a batch a worker could not finish given back."""
+
+from __future__ import annotations
+
+import json
+
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
+from sqlalchemy import func, select
+
+from sms_gateway import jobs, worker
+from sms_gateway.confirmed import INBOX, TAKERS, taken_key
+from storage.models import OutboundMessage, Request
+from tests.integration.conftest import new_phone
+from tests.support.hook import confirmed_payload
+
+
+def batch_jobs(services) -> list[str]:
+    return [j for j in services.queue.job_ids if j.startswith("finish-batch-")]
+
+
+def failing(services, job_id: str) -> bool:
+    """The job failed once and waits for its retry (after the last one, `kontor jobs failed` lists it)."""
+    job = services.queue.fetch_job(job_id)
+    intervals = services.settings.worker.retry_intervals
+    return job is not None and job.get_status() == JobStatus.SCHEDULED and job.retries_left == len(intervals) - 1
+
+
+def stored(services) -> int:
+    with services.db() as db:
+        return db.scalar(select(func.count()).select_from(Request)) or 0
+
+
+def tracking_sms(services) -> list[str]:
+    with services.db() as db:
+        return list(db.scalars(select(OutboundMessage.to).where(OutboundMessage.event_key.like("tracking:%"))))
+
+
+def test_one_job_drains_many_requests_each_stored_once_each_sms_sent_once(world) -> None:
+    services, twilio = world
+    payloads = [confirmed_payload(new_phone()) for _ in range(23)]
+    for p in payloads:
+        services.inbox.push(p)
+    services.inbox.push(payloads[5])  # a repeated `1` (a confirm not announced) pushes the same request again
+    assert len(batch_jobs(services)) == 1  # queued by the first push; the others found it waiting
+
+    assert jobs.finish_confirmed() == 24  # batches of 10 (worker.batch_size in this test): 10, 10, 4
+    assert stored(services) == 23 and sorted(tracking_sms(services)) == sorted(p["mobile"] for p in payloads)
+    assert all(len(twilio.to(p["mobile"])) == 1 for p in payloads)
+    assert len(set(services.followup.job_ids)) == 23  # one follow-up job per request (its id is the dialog's)
+    assert services.redis.llen(INBOX) == 0 and not services.redis.smembers(TAKERS)
+
+    services.inbox.push(payloads[0])  # once more, long after: stored already, its SMS sent already
+    jobs.finish_confirmed()
+    assert stored(services) == 23 and len(twilio.to(payloads[0]["mobile"])) == 1
+
+
+def test_a_push_after_the_job_started_queues_the_next_job(world) -> None:
+    services, _ = world
+    services.inbox.push(confirmed_payload(new_phone()))
+    services.inbox.push(confirmed_payload(new_phone()))
+    assert len(batch_jobs(services)) == 1
+    services.inbox.started()  # the job began draining: a request pushed now must not wait for a later confirm
+    services.inbox.push(confirmed_payload(new_phone()))
+    assert len(batch_jobs(services)) == 2
+
+
+def test_the_job_the_script_writes_is_one_rq_runs(world) -> None:
+    services, twilio = world
+    payload = confirmed_payload(new_phone())
+    services.inbox.push(payload)
+    worker.run(services, burst=True)  # a real RQ SimpleWorker takes the job the Lua script wrote, then the follow-up
+    assert len(twilio.to(payload["mobile"])) == 2  # the tracking number, then the outcome
+    assert FailedJobRegistry(queue=services.queue).count == 0 and services.queue.count == 0
+
+
+def test_an_unreadable_request_waits_alone_in_a_failed_job(world) -> None:
+    services, twilio = world
+    good = [confirmed_payload(new_phone()) for _ in range(4)]
+    bad = dict(confirmed_payload(new_phone()))
+    del bad["bill_id"]  # written by an older Kontor, say: it cannot be read
+    for p in good[:2] + [bad] + good[2:]:
+        services.inbox.push(p)
+    jobs.finish_confirmed()
+    assert all(len(twilio.to(p["mobile"])) == 1 for p in good) and not twilio.to(bad["mobile"])
+    assert f"finish-{bad['dialog_id']}" in services.queue.job_ids  # its own job, with its own retries
+    worker.run(services, burst=True)
+    assert failing(services, f"finish-{bad['dialog_id']}")  # retried, then in `kontor jobs failed`
+
+
+def test_a_batch_whose_transaction_fails_goes_on_request_by_request(world) -> None:
+    services, twilio = world
+    good = [confirmed_payload(new_phone()) for _ in range(3)]
+    bad = confirmed_payload(new_phone(), language="xx")  # no catalogue line: its tracking SMS cannot be written
+    for p in [good[0], bad, *good[1:]]:
+        services.inbox.push(p)
+    jobs.finish_confirmed()
+    assert stored(services) == 0  # the batch's transaction was rolled back: nothing half-stored
+    names = set(services.queue.job_ids)
+    assert {f"finish-{p['dialog_id']}" for p in [*good, bad]} <= names
+    worker.run(services, burst=True)
+    assert all(len(twilio.to(p["mobile"])) == 2 for p in good)  # tracking number and outcome, each once
+    assert failing(services, f"finish-{bad['dialog_id']}")
+    assert FailedJobRegistry(queue=services.queue).count == 0 and not services.queue.job_ids  # the others finished
+
+
+def test_a_dead_workers_batch_is_given_back_in_order_and_finished_once(world) -> None:
+    services, twilio = world
+    payloads = [confirmed_payload(new_phone()) for _ in range(5)]
+    for p in payloads:
+        services.inbox.push(p)
+    dead = "kontor.gone.1.deadbeef"  # a worker name with no heartbeat: it took a batch, then was killed
+    assert len(services.inbox.take(dead, 3)) == 3
+    services.queue.empty()  # and the job that would have drained the rest was lost too (a fail-over)
+
+    assert jobs.recover_confirmed(services, "kontor.live.1.cafe") == 3
+    assert [json.loads(r)["dialog_id"] for r in services.redis.lrange(INBOX, 0, -1)] == [
+        p["dialog_id"] for p in payloads
+    ]
+    assert len(batch_jobs(services)) == 1  # and a job to drain them
+    assert jobs.finish_confirmed() == 5
+    assert all(len(twilio.to(p["mobile"])) == 1 for p in payloads)
+
+
+def test_a_batch_cut_short_is_given_back_by_its_own_worker_once_no_job_runs(world) -> None:
+    services, _ = world
+    for _ in range(3):
+        services.inbox.push(confirmed_payload(new_phone()))
+    me = "kontor.here.1.beef"
+    worker.beat(services.redis, me)  # alive: only its own sweep may give its batch back
+    services.inbox.take(me, 2)  # a batch job took these, then Redis went away mid-batch and the job failed
+    with jobs.DRAINING:  # while a batch job runs here, its batch is not left over
+        assert jobs.recover_confirmed(services, me) == 0
+        assert services.redis.llen(taken_key(me)) == 2
+    assert jobs.recover_confirmed(services, me) == 2
+    assert services.redis.llen(INBOX) == 3 and services.redis.llen(taken_key(me)) == 0
+
+
+def test_an_sms_a_batch_cannot_send_now_goes_on_in_a_job_of_its_own(world) -> None:
+    services, twilio = world
+    payloads = [confirmed_payload(new_phone()) for _ in range(6)]
+    for p in payloads:
+        services.inbox.push(p)
+    twilio.fail_next.append(503)  # the gateway is busy for one of them
+    jobs.finish_confirmed()
+    sent = [p for p in payloads if twilio.to(p["mobile"])]
+    assert len(sent) == 5
+    retry = [j for j in services.queue.job_ids if j.startswith("deliver-")]
+    assert len(retry) == 1
+    worker.run(services, burst=True)  # its delivery job, and every follow-up
+    assert all(len(twilio.to(p["mobile"])) == 2 for p in payloads)  # tracking number and outcome, each once
