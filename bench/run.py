@@ -46,6 +46,7 @@ CORES = os.cpu_count() or 1
 ACCOUNT_SID = "AC" + "0" * 30 + "42"
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 TO_NUMBER = "+15005550006"
+CONNECTION_SETUP = ("HELLO", "PING", "CLIENT", "AUTH", "SELECT")  # a new connection's handshake, once per connection
 
 # The demo subscribers (adapters/data/demo_subscribers.yaml): bill ID, national ID, one reading per register.
 # Then date 0 (today), description 0, receipt 0, confirm 1 — the README's conversation, in English.
@@ -429,7 +430,9 @@ class Bench:
         per_step = [
             {
                 "message": body,
-                "round_trips": n,
+                # a connection a web thread opened during this step says HELLO (and PING) once: not the step's cost
+                "round_trips": n - (setup := sum(c in CONNECTION_SETUP for c in s["commands"])),
+                "connection_setup": setup,
                 "commands": s["commands"],
                 "monitor_round_trips_upper_bound": s["round_trips"],
                 "commands_inside_lua": s["lua"],
@@ -445,17 +448,14 @@ class Bench:
                 "the scripted conversation did not end with 'confirmed' — load figures mix in "
                 "error replies. Transcript: " + json.dumps(transcript, ensure_ascii=False)[:1500]
             )
-        from rq import Queue
-        from rq.job import Job
+        from sms_gateway.confirmed import INBOX
 
-        queue = Queue(self.services.settings.worker.queue, connection=self.services.redis)
         self.job_template = None
-        for job_id in reversed(queue.job_ids):
-            if job_id.startswith("finish-"):
-                job = Job.fetch(job_id, connection=self.services.redis)
-                if job.args and job.args[0].get("mobile") == phone:
-                    self.job_template = dict(job.args[0])
-                    break
+        for raw in reversed(self.services.redis.lrange(INBOX, 0, -1)):
+            request = json.loads(raw)
+            if request.get("mobile") == phone:
+                self.job_template = request
+                break
 
         self.log(f"round trips per step: {[s['round_trips'] for s in per_step]} (conversation ok: {confirmed})")
 
@@ -564,11 +564,20 @@ class Bench:
         q = Queue(self.services.settings.worker.queue, connection=self.services.redis)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if q.count == 0 and q.started_job_registry.count == 0:
+            if q.count == 0 and q.started_job_registry.count == 0 and self.services.inbox.waiting() == 0:
                 return
             time.sleep(0.2)
         self.notes.append(f"the worker did not drain {q.count} queued jobs in {timeout:.0f}s; emptied")
+        self.discard_confirmed(q)
+
+    def discard_confirmed(self, q) -> int:  # type: ignore[no-untyped-def]  # an rq Queue
+        """Forget every confirmed request waiting (inbox and queued jobs); how many requests there were."""
+        from sms_gateway.confirmed import INBOX, KICK
+
+        waiting = self.services.inbox.waiting()
+        self.services.redis.delete(INBOX, KICK)
         q.empty()
+        return waiting
 
     def sql_snapshot(self) -> dict[str, object]:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
@@ -637,8 +646,7 @@ class Bench:
         from rq import Queue
 
         q = Queue(self.services.settings.worker.queue, connection=self.services.redis)
-        self.fig["load_run_jobs_discarded"] = q.count  # the webhook runs' confirms: not part of these figures
-        q.empty()
+        self.fig["load_run_jobs_discarded"] = self.discard_confirmed(q)  # the webhook runs' confirms: not measured
         w1 = self.start_worker("worker1")
         time.sleep(2)  # import and register before the clock starts
         self.drain_queue(20)
@@ -697,7 +705,17 @@ class Bench:
         two = self.worker_rate(2 * n, "b")
         self.stop("worker2")
         self.fig["worker"] = {"one_process": one, "two_processes": two, "factor": two["rate"] / one["rate"]}
+        if self.args.gateway_latency_ms:  # production's gateway answers in tens to hundreds of ms, not on loopback
+            self.gateway_latency(self.args.gateway_latency_ms)
+            far = self.worker_rate(n, "c")
+            self.gateway_latency(0)
+            self.fig["worker"].update(gateway_latency_ms=self.args.gateway_latency_ms, one_process_far_gateway=far)
         self.worker1 = w1
+
+    def gateway_latency(self, ms: int) -> None:
+        """The gateway stand-in answers each SMS `ms` later (others are served meanwhile)."""
+        with urllib.request.urlopen(f"{self.standin_url}/_latency?ms={ms}", timeout=5) as r:
+            r.read()
 
     def phase_worker_reference(self) -> None:
         """RQ's per-job floor in the same run: N no-op jobs through a SimpleWorker, as Kontor's worker uses."""
@@ -848,6 +866,12 @@ class Bench:
                 add(
                     "worker reference: RQ SimpleWorker, no-op jobs/s",
                     f"{floor:.0f}  (Kontor at {o['rate'] / floor:.2f}x of RQ's own floor)",
+                )
+            if "one_process_far_gateway" in w:
+                g = w["one_process_far_gateway"]
+                add(
+                    f"worker: 1 process, gateway answering in {w['gateway_latency_ms']} ms",
+                    f"{g['rate']:.0f} req/s  ({g['rate'] / o['rate']:.2f}x of the loopback gateway)",
                 )
             add(
                 "worker: whole chain incl. process_request, 1 process",
@@ -1008,7 +1032,8 @@ def main() -> int:
     ap.add_argument("--max-rate", type=float, default=4000, help="messages/s the replay files are sized for")
     ap.add_argument("--jobs", type=int, default=400, help="finish_request jobs for one worker (2x for two)")
     ap.add_argument("--worker-timeout", type=float, default=60)
-    ap.add_argument("--confirm-rate", type=float, default=50)
+    ap.add_argument("--confirm-rate", type=float, default=100)
+    ap.add_argument("--gateway-latency-ms", type=int, default=100, help="the worker once more, gateway this far")
     ap.add_argument("--confirm-seconds", type=float, default=8)
     ap.add_argument("--sessions", type=int, default=10000)
     ap.add_argument(

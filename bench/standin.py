@@ -6,6 +6,7 @@ body is a tracking-number SMS (its text starts with argv[2]) of every message, a
 twilio's client expects. GET /_count and GET /_log?since=N let the benchmark read what arrived without sharing
 a GIL with it. It also answers the mobile-ownership API (GET /mobile-ownership/<mobile>/owner/<national id>)
 with a match for every demo national ID, so the bench's thousands of synthetic phones count as their owners.
+GET /_latency?ms=N makes each message wait N ms before its answer (asyncio: other messages go on meanwhile).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 LOG: list[tuple[float, str, bool]] = []
 TRACKING_PREFIX = ""
 COUNTS = {"tracking": 0}
+DELAY = {"seconds": 0.0}  # the gateway's answer time, set by GET /_latency?ms=N: a distant gateway, not loopback
 OWNED_IDS = {"0012345679", "2277889903", "4455667717", "3004005001"}
 IDS = itertools.count(1)
 
@@ -48,10 +50,15 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             url = urlsplit(target)
             if method == "GET" and url.path == "/_count":
                 out = respond("200 OK", json.dumps({"count": len(LOG), "tracking": COUNTS["tracking"]}).encode(), keep)
+            elif method == "GET" and url.path == "/_latency":
+                DELAY["seconds"] = int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000
+                out = respond("200 OK", b"{}", keep)
             elif method == "GET" and url.path == "/_log":
                 since = int(parse_qs(url.query).get("since", ["0"])[0])
                 out = respond("200 OK", json.dumps(LOG[since:]).encode(), keep)
             elif method == "POST" and url.path.endswith("/Messages.json"):
+                if DELAY["seconds"]:
+                    await asyncio.sleep(DELAY["seconds"])  # other connections are served meanwhile
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 text = form.get("Body", "")
                 tracking = bool(TRACKING_PREFIX) and text.startswith(TRACKING_PREFIX)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from adapters.http import pooled_session
 from adapters.senders import (
     AccountError,
     MediaAccess,
@@ -71,7 +72,7 @@ class KavenegarSender:
     def __init__(self, api_key: str, sender: str, api_base_url: str) -> None:
         self.number = sender
         self._base = f"{api_base_url.rstrip('/')}/v1/{api_key}/sms"
-        self._http = requests.Session()
+        self._http = pooled_session()  # a batch's SMS go out concurrently: keep that many connections, not 10
 
     def _call(self, method: str, params: dict[str, str]) -> tuple[int, str, list[dict[str, Any]]]:
         """One API call: Kavenegar's `return.status`, `return.message` and `entries`."""

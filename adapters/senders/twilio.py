@@ -11,6 +11,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from adapters.http import pooled_session
 from adapters.senders import (
     AccountError,
     MediaAccess,
@@ -65,6 +66,7 @@ class TwilioSender:
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "") -> None:
         http = BaseUrlHttpClient(api_base_url, timeout=10) if api_base_url else TwilioHttpClient(timeout=10)
+        http.session = pooled_session()  # a batch's SMS go out concurrently: keep that many connections, not 6
         self.client = Client(account_sid, auth_token, http_client=http)
         self.number = from_number
         prefixes = tuple(sorted(p.rstrip("/") + "/" for p in {TWILIO_API, api_base_url} if p))
