@@ -19,7 +19,8 @@ from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
 from dialogs.request import ConfirmedRequest
 from sms_gateway import bootstrap, counters, runtime
-from sms_gateway.outbox import UNFINISHED, claimer, deliver, deliver_all
+from sms_gateway.outbox import UNFINISHED, claimer, deliver
+from sms_gateway.outbox_batch import deliver_all
 from sms_gateway.worker import is_alive
 from storage import repository
 from storage.models import OutboundMessage, Request

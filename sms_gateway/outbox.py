@@ -16,13 +16,12 @@ import os
 import secrets
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import Update, update
 
 from adapters.clock import utcnow
 from adapters.senders import AccountError, PermanentSendError, TransientSendError, UncertainSendError
@@ -107,33 +106,6 @@ def deliver(message_id: int) -> None:
         raise error
 
 
-def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
-    """A batch's SMS, `outbound.concurrency` at a time, each under the sender number's throttle (so never over
-    the gateway's rate); one that cannot go now (a transient error, the throttle's bound) gets a delivery job of its
-    own, retried with backoff like any other. Every send is still claimed in SQL first, so none goes twice."""
-    later: list[int] = []
-
-    def one(message_id: int) -> None:
-        try:
-            deliver(message_id)
-        except Exception as exc:  # noqa: BLE001 - recorded on the row by deliver; its own job tries again
-            log.warning("SMS %s goes on in a job of its own: %s", message_id, exc)
-            later.append(message_id)
-
-    width = max(1, min(services.settings.outbound.concurrency, len(message_ids)))
-    if width == 1:
-        for message_id in message_ids:
-            one(message_id)
-    else:
-        with ThreadPoolExecutor(width, thread_name_prefix="kontor-send") as pool:
-            list(pool.map(one, message_ids))
-    if later:
-        pipe = services.redis.pipeline()
-        for message_id in later:
-            runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, delivery_job_id(message_id), None, pipe)
-        pipe.execute()
-
-
 def _read(services: runtime.Services, message_id: int) -> Owed | None:
     with services.db() as db:
         m = db.get(OutboundMessage, message_id)
@@ -149,31 +121,37 @@ def _throttle(services: runtime.Services) -> None:
 
 def _claim(services: runtime.Services, owed: Owed) -> bool:
     """Commit `sending`, claimed by us, before any gateway call: a compare-and-set on the state we read."""
+    with services.db.begin() as db:
+        return getattr(db.execute(claim_statement(services, owed)), "rowcount", 0) == 1
+
+
+def claim_statement(services: runtime.Services, owed: Owed) -> Update:
+    """The claim's compare-and-set: `sending`, by us, only if the row is still as we read it."""
     query = update(OutboundMessage).where(OutboundMessage.id == owed.id, OutboundMessage.status == owed.status)
     if owed.status != PENDING:
         query = query.where(OutboundMessage.claimed_by == owed.claimed_by)
-    with services.db.begin() as db:
-        claimed = db.execute(
-            query.values(
-                status=SENDING,
-                claimed_by=claimer(),
-                claimed_at=utcnow(),
-                provider=services.sms.name,
-                attempts=OutboundMessage.attempts + 1,
-            )
-        )
-        return getattr(claimed, "rowcount", 0) == 1
+    return query.values(
+        status=SENDING,
+        claimed_by=claimer(),
+        claimed_at=utcnow(),
+        provider=services.sms.name,
+        attempts=OutboundMessage.attempts + 1,
+    )
 
 
 def _settle(services: runtime.Services, message_id: int, status: str, **values: Any) -> None:
     """Record how our claimed send ended (only while the claim is still ours)."""
     with services.db.begin() as db:
-        db.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.claimed_by == claimer())
-            .where(OutboundMessage.status == SENDING)
-            .values(status=status, **values)
-        )
+        db.execute(settle_statement(message_id, status, values))
+
+
+def settle_statement(message_id: int, status: str, values: dict[str, Any]) -> Update:
+    return (
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id, OutboundMessage.claimed_by == claimer())
+        .where(OutboundMessage.status == SENDING)
+        .values(status=status, **values)
+    )
 
 
 def _reconciled(services: runtime.Services, owed: Owed) -> bool:
@@ -197,34 +175,47 @@ def _reconciled(services: runtime.Services, owed: Owed) -> bool:
     return True
 
 
-def _send_claimed(services: runtime.Services, owed: Owed) -> TransientSendError | None:
-    """Send our claimed message and record the end; a transient error is recorded, then returned to raise."""
+@dataclass(frozen=True)
+class Ending:
+    """How one claimed send ended, before it is recorded: the row's new status and columns, and the transient error
+    that makes the caller try again later (None: sent, or ended for good)."""
+
+    status: str
+    values: dict[str, Any]
+    error: TransientSendError | None = None
+
+
+def attempt(services: runtime.Services, owed: Owed) -> Ending:
+    """Send a claimed message through the gateway and say how it ended; writes nothing (the caller records it)."""
     name = services.sms.name
     try:
         provider_id = services.sms.send(owed.to, owed.body, local_id=str(owed.id))
     except PermanentSendError as exc:
-        _settle(services, owed.id, FAILED, error=str(exc))
         log.warning("SMS %s failed for good: %s", owed.id, exc)
-        return None
+        return Ending(FAILED, {"error": str(exc)})
     except AccountError as exc:
-        _settle(services, owed.id, PENDING, error=str(exc))
         log.error(
             "SMS %s HELD: %s refused Kontor's account (%s); fix the credentials, it is retried", owed.id, name, exc
         )
-        return exc
+        return Ending(PENDING, {"error": str(exc)}, exc)
     except UncertainSendError as exc:
-        _settle(services, owed.id, UNCERTAIN, error=str(exc))
         log.warning("SMS %s may have reached %s (%s): asked before any resend", owed.id, name, exc)
-        return exc
+        return Ending(UNCERTAIN, {"error": str(exc)}, exc)
     except TransientSendError as exc:
-        _settle(services, owed.id, PENDING, error=str(exc))
         log.warning("SMS %s not sent yet: %s", owed.id, exc)
-        return exc
+        return Ending(PENDING, {"error": str(exc)}, exc)
+    return Ending(SENT, {"provider_id": provider_id, "sent_at": utcnow(), "error": ""})
+
+
+def _send_claimed(services: runtime.Services, owed: Owed) -> TransientSendError | None:
+    """Send our claimed message and record the end; a transient error is recorded, then returned to raise."""
+    try:
+        ending = attempt(services, owed)
     except BaseException:  # killed by the job timeout, or a bug: the gateway may have it
         _settle(services, owed.id, UNCERTAIN, error="interrupted during the send")
         raise
-    _settle(services, owed.id, SENT, provider_id=provider_id, sent_at=utcnow(), error="")
-    return None
+    _settle(services, owed.id, ending.status, **ending.values)
+    return ending.error
 
 
 def _finish(services: runtime.Services, message_id: int, status: str, reason: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import redis
 
+from adapters.senders import TransientSendError
 from storage.phones import PREFIX
 
 # GCRA: KEYS[1] holds the theoretical arrival time (ms). ARGV: interval ms. Returns 0 (go) or ms to wait.
@@ -32,7 +33,7 @@ def _script(client: redis.Redis) -> redis.commands.core.Script:
     return script
 
 
-class Throttled(Exception):
+class Throttled(TransientSendError):
     """The sender number stayed over its rate for longer than we wait: a transient error, retried by RQ."""
 
 

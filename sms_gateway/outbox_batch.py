@@ -1,0 +1,112 @@
+"""A batch's SMS (sms_gateway/confirmed.py): the outbox's steps, each taken once for the whole batch.
+
+One SELECT reads the batch, one round trip checks opt-outs, one transaction claims every message (`sending`, by
+us, committed before any gateway call, as for one message), the sends go out `outbound.concurrency` at a time
+under the sender number's throttle with no SQL in between, and one transaction records how each ended. A message
+not pending when read (a claim of a dead worker, an uncertain send) takes the one-message path, which reconciles
+with the gateway first. One that cannot go now gets a delivery job of its own, retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select, update
+
+from sms_gateway import runtime
+from sms_gateway.outbox import (
+    THROTTLE_WAIT_SECONDS,
+    Ending,
+    Owed,
+    attempt,
+    claim_statement,
+    delivery_job_id,
+    settle_statement,
+)
+from sms_gateway.throttle import Throttled, throttle
+from storage.models import PENDING, SENDING, SUPPRESSED, UNCERTAIN, OutboundMessage
+
+log = logging.getLogger("kontor.outbox")
+
+
+def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
+    """Send a batch's owed SMS, each once; those that cannot go now are left to delivery jobs of their own."""
+    owed = _read(services, message_ids)
+    fresh = [o for o in owed if o.status == PENDING]
+    later = [o.id for o in owed if o.status in (SENDING, UNCERTAIN)]  # the one-message path asks the gateway first
+    opted = services.sessions.opted_out_many([o.to for o in fresh])
+    _suppress(services, [o.id for o, out in zip(fresh, opted, strict=True) if out])
+    claimed = _claim(services, [o for o, out in zip(fresh, opted, strict=True) if not out])
+    endings = _send(services, claimed)
+    later += [message_id for message_id, ending in endings.items() if ending.error is not None]
+    if later:
+        _queue(services, later)
+
+
+def _read(services: runtime.Services, message_ids: list[int]) -> list[Owed]:
+    with services.db() as db:
+        rows = db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(message_ids)))
+        return sorted((Owed.of(m) for m in rows), key=lambda o: o.id)
+
+
+def _suppress(services: runtime.Services, message_ids: list[int]) -> None:
+    """Close the SMS of phones that sent STOP without sending them."""
+    if not message_ids:
+        return
+    with services.db.begin() as db:
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == PENDING)
+            .values(status=SUPPRESSED, error="opted out (STOP)")
+        )
+    log.info("SMS %s suppressed: opted out (STOP)", message_ids)
+
+
+def _claim(services: runtime.Services, owed: list[Owed]) -> list[Owed]:
+    """Every message claimed in one transaction, each by its own compare-and-set; those we won."""
+    won = []
+    with services.db.begin() as db:
+        for o in owed:
+            if getattr(db.execute(claim_statement(services, o)), "rowcount", 0) == 1:
+                won.append(o)
+    return won
+
+
+def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
+    """The sends, concurrently; then every ending recorded in one transaction (a send interrupted by the job's
+    timeout, or one never reached, is recorded `uncertain`: the gateway is asked before any resend)."""
+    endings: dict[int, Ending] = {}
+
+    def one(o: Owed) -> None:
+        endings[o.id] = _throttled_attempt(services, o)
+
+    try:
+        width = max(1, min(services.settings.outbound.concurrency, len(claimed)))
+        with ThreadPoolExecutor(width, thread_name_prefix="kontor-send") as pool:
+            list(pool.map(one, claimed))
+    finally:
+        interrupted = Ending(UNCERTAIN, {"error": "interrupted during the send"})
+        with services.db.begin() as db:
+            for o in claimed:
+                ending = endings.get(o.id, interrupted)
+                db.execute(settle_statement(o.id, ending.status, ending.values))
+    return endings
+
+
+def _throttled_attempt(services: runtime.Services, owed: Owed) -> Ending:
+    """The sender number's next slot (waiting a bounded time), then the send."""
+    per_second, prefix = services.settings.outbound.per_sender_per_second, services.sessions.prefix
+    try:
+        throttle(services.redis, services.sms.number, per_second, THROTTLE_WAIT_SECONDS, prefix=prefix)
+    except Throttled as exc:  # not sent: back to pending, its own job sends it when the number has room
+        return Ending(PENDING, {"error": str(exc)}, exc)
+    return attempt(services, owed)
+
+
+def _queue(services: runtime.Services, message_ids: list[int]) -> None:
+    """A delivery job for each message the batch left (one round trip); the job id is the message's own."""
+    pipe = services.redis.pipeline()
+    for message_id in message_ids:
+        runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, delivery_job_id(message_id), None, pipe)
+    pipe.execute()
