@@ -11,9 +11,11 @@ A line `/mms URL [TYPE]` sends an MMS photo instead of text.
 
 from __future__ import annotations
 
+import signal
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from types import FrameType
 
 import requests
 from sqlalchemy import func, select
@@ -119,6 +121,8 @@ def run_phone(settings: Settings, sender: str, url: str = "", channel: str = "tw
     except ValueError as exc:
         print(exc)
         return 2
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too stops what the phone started
+        signal.signal(signum, _exit)
     stop = threading.Event()
     if watches_outbox(settings, channel):
         last = _last_message(settings, sender)
@@ -130,6 +134,10 @@ def run_phone(settings: Settings, sender: str, url: str = "", channel: str = "tw
         stop.set()
         close()
     return 0
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _read_lines(say: Say) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from sms_gateway.procs import Runner, free_port
-from sms_gateway.settings import Settings
+from sms_gateway.settings import Settings, Smpp
 from sms_gateway.smpp.phone_smsc import Mt, PhoneSmsc
 
 CHILD = "phone-smpp"  # the child's name: its log is data_dir/phone-smpp.log, its config data_dir/phone-smpp.yaml
@@ -80,13 +80,23 @@ def open_line(settings: Settings, on_sms: Callable[[Mt], None], say: Callable[[s
                 f"--channel smpp: smpp.host is {cfg.host}, a real SMSC; the terminal phone plays one only on "
                 "loopback (set smpp.host to 127.0.0.1, or leave the smpp section off and the phone binds its own)"
             )
-        smsc = PhoneSmsc(cfg.host, cfg.port, on_sms).start()
-        say(f"SMSC on {cfg.host}:{cfg.port}: waiting for `kontor smpp` (run by `kontor up`) to bind…")
-        if not smsc.wait_bound(cfg.reconnect_max_seconds + cfg.response_seconds + 5):
-            smsc.stop()
-            raise ValueError(f"--channel smpp: nothing bound to {cfg.host}:{cfg.port}; start `kontor up` first")
-        return SmppLine(smsc, cfg.source_addr or SHORT_CODE, f"kontor smpp bound to {cfg.host}:{cfg.port}")
+        return _their_bind(cfg, on_sms, say)
     return _own_bind(settings, on_sms)
+
+
+def _their_bind(cfg: Smpp, on_sms: Callable[[Mt], None], say: Callable[[str], None]) -> SmppLine:
+    """The SMSC where smpp.host/port say, for the `kontor smpp` that `kontor up` runs on this config."""
+    smsc = PhoneSmsc(cfg.host, cfg.port, on_sms).start()
+    say(f"SMSC on {cfg.host}:{cfg.port}: waiting for `kontor smpp` (run by `kontor up`) to bind…")
+    try:
+        bound = smsc.wait_bound(cfg.reconnect_max_seconds + cfg.response_seconds + 5)
+    except BaseException:
+        smsc.stop()
+        raise
+    if not bound:
+        smsc.stop()
+        raise ValueError(f"--channel smpp: nothing bound to {cfg.host}:{cfg.port}; start `kontor up` first")
+    return SmppLine(smsc, cfg.source_addr or SHORT_CODE, f"kontor smpp bound to {cfg.host}:{cfg.port}")
 
 
 def _own_bind(settings: Settings, on_sms: Callable[[Mt], None]) -> SmppLine:
@@ -97,10 +107,16 @@ def _own_bind(settings: Settings, on_sms: Callable[[Mt], None]) -> SmppLine:
     runner = Runner(settings.data_path)
     line = SmppLine(smsc, SHORT_CODE, f"kontor smpp ({runner.log_path(CHILD)}) bound to 127.0.0.1:{port}")
     line.runner, line.config = runner, config
-    child = runner.kontor("smpp", config, name=CHILD)
-    if not smsc.wait_bound(BIND_SECONDS, alive=lambda: child.poll() is None):
+    try:
+        child = runner.kontor("smpp", config, name=CHILD)
+        bound = smsc.wait_bound(BIND_SECONDS, alive=lambda: child.poll() is None)
+    except BaseException:  # Ctrl-C while it starts: no child left behind
         line.close()
-        raise ValueError(f"--channel smpp: `kontor smpp` did not bind:\n{runner.log(CHILD, 2000)}")
+        raise
+    if not bound:
+        log = runner.log(CHILD, 2000)
+        line.close()
+        raise ValueError(f"--channel smpp: `kontor smpp` did not bind:\n{log}")
     return line
 
 
