@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sms_gateway import cli
-from sms_gateway.phone import CHANNELS, watches_outbox
+from sms_gateway.phone import CHANNELS, show_sms, watches_outbox
 from sms_gateway.settings import load
 from sms_gateway.smpp.phone_line import child_config, is_loopback, open_line
 from sms_gateway.smpp.phone_smsc import Joiner, Mt, mo_parts, receipt
@@ -120,3 +120,9 @@ def test_kontor_phone_help_lists_every_channel(capsys: pytest.CaptureFixture[str
         cli.main(["phone", "--help"])
     shown = capsys.readouterr().out
     assert "{" + ",".join(CHANNELS) + "}" in shown and "smpp" in CHANNELS
+
+
+def test_an_sms_to_this_phone_and_one_to_another_number(capsys: pytest.CaptureFixture[str]) -> None:
+    show_sms("+989121234567", "989121234567", "ثبت شد")
+    show_sms("+989121234567", "989351234567", "رهگیری")
+    assert capsys.readouterr().out == "\n📩 SMS: ثبت شد\n> \n📩 SMS to +989351234567: رهگیری\n> "
