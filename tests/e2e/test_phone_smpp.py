@@ -103,12 +103,16 @@ def outbox_bodies(config: Path) -> list[str]:
         engine.dispose()
 
 
-def closed(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-        return False
-    except OSError:
-        return True
+def closed(port: int, timeout: float = 5) -> bool:
+    """Nothing listens on the port any more (waiting a little for the listener to go)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.mark.parametrize("database", DATABASES)
