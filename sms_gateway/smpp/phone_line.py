@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import smpp34
 import yaml
 
 from sms_gateway.procs import Runner, free_port
@@ -86,7 +87,7 @@ def open_line(settings: Settings, on_sms: Callable[[Mt], None], say: Callable[[s
 
 def _their_bind(cfg: Smpp, on_sms: Callable[[Mt], None], say: Callable[[str], None]) -> SmppLine:
     """The SMSC where smpp.host/port say, for the `kontor smpp` that `kontor up` runs on this config."""
-    smsc = PhoneSmsc(cfg.host, cfg.port, on_sms).start()
+    smsc = _listen(cfg.host, cfg.port, on_sms)
     say(f"SMSC on {cfg.host}:{cfg.port}: waiting for `kontor smpp` (run by `kontor up`) to bind…")
     try:
         bound = smsc.wait_bound(cfg.reconnect_max_seconds + cfg.response_seconds + 5)
@@ -102,7 +103,7 @@ def _their_bind(cfg: Smpp, on_sms: Callable[[Mt], None], say: Callable[[str], No
 def _own_bind(settings: Settings, on_sms: Callable[[Mt], None]) -> SmppLine:
     """An SMSC on a free loopback port and a `kontor smpp` child bound to it."""
     port = free_port()
-    smsc = PhoneSmsc("127.0.0.1", port, on_sms).start()
+    smsc = _listen("127.0.0.1", port, on_sms)
     config = child_config(settings, port)
     runner = Runner(settings.data_path)
     line = SmppLine(smsc, SHORT_CODE, f"kontor smpp ({runner.log_path(CHILD)}) bound to 127.0.0.1:{port}")
@@ -118,6 +119,13 @@ def _own_bind(settings: Settings, on_sms: Callable[[Mt], None]) -> SmppLine:
         line.close()
         raise ValueError(f"--channel smpp: `kontor smpp` did not bind:\n{log}")
     return line
+
+
+def _listen(host: str, port: int, on_sms: Callable[[Mt], None]) -> PhoneSmsc:
+    try:
+        return PhoneSmsc(host, port, on_sms).start()
+    except smpp34.SmppError as exc:  # the port is taken (another phone, another SMSC)
+        raise ValueError(f"--channel smpp: cannot listen on {host}:{port}: {exc}") from exc
 
 
 def child_config(settings: Settings, port: int) -> Path:

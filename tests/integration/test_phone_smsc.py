@@ -4,19 +4,22 @@ shown once whole, each with a delivery receipt; enquire_link answered; unbind en
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sms_gateway.settings import Smpp
+from sms_gateway.settings import Smpp, load
 from sms_gateway.smpp.link import Link
 from sms_gateway.smpp.outbound import Submit
+from sms_gateway.smpp.phone_line import open_line
 from sms_gateway.smpp.phone_smsc import Mt, PhoneSmsc
 from sms_gateway.smpp.receipts import parse
 from tests.support.smsc_text import mo_parts
-from tests.support.stack import free_port
+from tests.support.stack import free_port, write_config
 
 PHONE = "+989121234567"
 TEMPORARY_ERROR = 0x64  # ESME_RX_T_APPN
@@ -122,3 +125,13 @@ def test_enquire_link_is_answered_and_unbind_ends_the_session(bound: tuple[Phone
             break
         deadline.wait(0.1)
     assert not smsc.bound()
+
+
+def test_a_taken_port_is_told_not_thrown(tmp_path: Path, redis_server: str) -> None:
+    """smpp.host on loopback at a port something else holds: the phone says so (and `kontor phone` exits 2)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        account = {"smpp__host": "127.0.0.1", "smpp__port": port, "smpp__password": "x"}
+        config = write_config(tmp_path, redis_server, "sqlite://", None, free_port(), **account)
+        with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}"):
+            open_line(load(config), lambda mt: None)
