@@ -116,19 +116,19 @@ def open_channel(settings: Settings, sender: str, url: str, channel: str) -> tup
 
 def run_phone(settings: Settings, sender: str, url: str = "", channel: str = "twilio") -> int:
     sender = canonical_phone(sender)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too stops what the phone started
+        signal.signal(signum, _exit)
     try:
         say, where, close = open_channel(settings, sender, url, channel)
     except ValueError as exc:
         print(exc)
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too stops what the phone started
-        signal.signal(signum, _exit)
     stop = threading.Event()
-    if watches_outbox(settings, channel):
-        last = _last_message(settings, sender)
-        threading.Thread(target=_watch_outbox, args=(settings, sender, last, stop), daemon=True).start()
-    print(f"Kontor phone {sender} → {where}. Try «قرائت» or READ; Ctrl-D to quit.")
     try:
+        if watches_outbox(settings, channel):
+            last = _last_message(settings, sender)
+            threading.Thread(target=_watch_outbox, args=(settings, sender, last, stop), daemon=True).start()
+        print(f"Kontor phone {sender} → {where}. Try «قرائت» or READ; Ctrl-D to quit.")
         _read_lines(say)
     finally:
         stop.set()

@@ -82,12 +82,12 @@ def open_line(settings: Settings, on_sms: Callable[[Mt], None], say: Callable[[s
                 "loopback (set smpp.host to 127.0.0.1, or leave the smpp section off and the phone binds its own)"
             )
         return _their_bind(cfg, on_sms, say)
-    return _own_bind(settings, on_sms)
+    return _own_bind(settings, on_sms, say)
 
 
 def _their_bind(cfg: Smpp, on_sms: Callable[[Mt], None], say: Callable[[str], None]) -> SmppLine:
     """The SMSC where smpp.host/port say, for the `kontor smpp` that `kontor up` runs on this config."""
-    smsc = _listen(cfg.host, cfg.port, on_sms)
+    smsc = _listen("127.0.0.1" if cfg.host == "localhost" else cfg.host, cfg.port, on_sms)
     say(f"SMSC on {cfg.host}:{cfg.port}: waiting for `kontor smpp` (run by `kontor up`) to bind…")
     try:
         bound = smsc.wait_bound(cfg.reconnect_max_seconds + cfg.response_seconds + 5)
@@ -100,10 +100,11 @@ def _their_bind(cfg: Smpp, on_sms: Callable[[Mt], None], say: Callable[[str], No
     return SmppLine(smsc, cfg.source_addr or SHORT_CODE, f"kontor smpp bound to {cfg.host}:{cfg.port}")
 
 
-def _own_bind(settings: Settings, on_sms: Callable[[Mt], None]) -> SmppLine:
+def _own_bind(settings: Settings, on_sms: Callable[[Mt], None], say: Callable[[str], None]) -> SmppLine:
     """An SMSC on a free loopback port and a `kontor smpp` child bound to it."""
     port = free_port()
     smsc = _listen("127.0.0.1", port, on_sms)
+    say(f"SMSC on 127.0.0.1:{port}: starting `kontor smpp` bound to it (smpp section off in this config)…")
     config = child_config(settings, port)
     runner = Runner(settings.data_path)
     line = SmppLine(smsc, SHORT_CODE, f"kontor smpp ({runner.log_path(CHILD)}) bound to 127.0.0.1:{port}")
