@@ -225,8 +225,8 @@ def parser() -> argparse.ArgumentParser:
     phone.add_argument(
         "--channel",
         default="twilio",
-        choices=("twilio", "kavenegar", "ussd"),
-        help="the gateway to speak as (default twilio)",
+        choices=("twilio", "kavenegar", "ussd", "smpp"),
+        help="the gateway to speak as (default twilio); smpp: this terminal is the SMSC `kontor smpp` binds to",
     )
     requests = sub.add_parser("requests", help="stored requests").add_subparsers(dest="action", required=True)
     exp = requests.add_parser("export", help="print every stored request")
