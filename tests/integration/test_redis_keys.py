@@ -1,7 +1,7 @@
 """Issue 8: every key a whole conversation writes (webhook, jobs, outbound SMS) carries the prefix and its phone's
 hash tag, except the documented ones: the global inbound counter, the outbound throttle of the sender number, the
-confirmed requests' inbox (one tag of its own), and RQ's own keys. Keys that expire or are deleted before the end (locks, the throttle) are seen through Redis's
-keyspace notifications."""
+confirmed requests' inbox (one tag of its own), and RQ's own keys. Keys that expire or are deleted before the end
+(locks, the throttle) are seen through Redis's keyspace notifications."""
 
 from __future__ import annotations
 
