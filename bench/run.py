@@ -88,6 +88,7 @@ class Bench:
         self.channel = TwilioChannel(AUTH_TOKEN, to=TO_NUMBER, account_sid=ACCOUNT_SID, complete=True)
         self.redis_proc: subprocess.Popen | None = None
         self.notes: list[str] = []
+        self.job_template: dict | None = None  # a confirmed request of the scripted conversation (phase_round_trips)
         self.fig: dict[str, object] = {}
         self.phone_counter = 3_000_000
         from sms_gateway.runtime import catalogue
@@ -641,7 +642,7 @@ class Bench:
 
     def phase_worker(self) -> None:
         if self.job_template is None:
-            self.notes.append("no finish_request job was enqueued by the scripted conversation: worker skipped")
+            self.notes.append("no confirmed request from the scripted conversation (phase round_trips): worker skipped")
             return
         from rq import Queue
 

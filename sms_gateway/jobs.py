@@ -8,10 +8,14 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from adapters.cis import wire_request
 from adapters.clock import utcnow
@@ -145,17 +149,46 @@ def hand_off(services: runtime.Services, payloads: list[Any]) -> None:
 
 
 def store(services: runtime.Services, requests: list[ConfirmedRequest]) -> list[Stored]:
-    """Store each request once and owe its tracking SMS, all in one transaction."""
-    now, out = utcnow(), []
-    with services.db.begin() as db:
-        for request in requests:
-            row, created = repository.store_request(db, request, new_tracking_number, now)
-            text = services.rules.catalogue.text("tracking_sms", row.language, tracking=row.tracking_number)
-            message = repository.owe_message(db, f"tracking:{row.dialog_id}", row.mobile, text, now)
-            out.append(Stored(row.dialog_id, row.tracking_number, row.status, message.id, created))
+    """Store each request once and owe its tracking SMS, all in one transaction: a few statements per batch, or,
+    after a clash (another worker storing the same dialog that moment, a tracking number drawn twice), one savepoint
+    per request."""
+    try:
+        out = _store(services, requests, repository.store_requests)
+    except IntegrityError:
+        log.warning("a clash in a batch of %d request(s): stored one by one", len(requests))
+        out = _store(services, requests, _one_by_one)
     for done in out:
         log.info("request %s %s", done.tracking, "stored" if done.created else "already stored")
     return out
+
+
+def _one_by_one(
+    db: Session, requests: list[ConfirmedRequest], tracking: Callable[[], str], now: datetime
+) -> list[tuple[Request, bool]]:
+    return [repository.store_request(db, r, tracking, now) for r in requests]
+
+
+def _store(
+    services: runtime.Services,
+    requests: list[ConfirmedRequest],
+    how: Callable[[Session, list[ConfirmedRequest], Callable[[], str], datetime], list[tuple[Request, bool]]],
+) -> list[Stored]:
+    now, cat = utcnow(), services.rules.catalogue
+    with services.db.begin() as db:
+        rows = how(db, requests, new_tracking_number, now)
+        owed = [
+            (
+                f"tracking:{row.dialog_id}",
+                row.mobile,
+                cat.text("tracking_sms", row.language, tracking=row.tracking_number),
+            )
+            for row, _ in rows
+        ]
+        messages = repository.owe_messages(db, owed, now)
+        return [
+            Stored(row.dialog_id, row.tracking_number, row.status, message.id, created)
+            for (row, created), message in zip(rows, messages, strict=True)
+        ]
 
 
 def follow_up(services: runtime.Services, done: list[Stored]) -> None:

@@ -1,33 +1,38 @@
 """A batch's SMS (sms_gateway/confirmed.py): the outbox's steps, each taken once for the whole batch.
 
-One SELECT reads the batch, one round trip checks opt-outs, one transaction claims every message (`sending`, by
-us, committed before any gateway call, as for one message), the sends go out `outbound.concurrency` at a time
-under the sender number's throttle with no SQL in between, and one transaction records how each ended. A message
-not pending when read (a claim of a dead worker, an uncertain send) takes the one-message path, which reconciles
-with the gateway first. One that cannot go now gets a delivery job of its own, retried with backoff.
+One SELECT reads the batch, one round trip checks opt-outs, one UPDATE claims every message (`sending`, by us,
+committed before any gateway call, as for one message), the sends go out `outbound.concurrency` at a time under
+the sender number's throttle with no SQL in between, and one UPDATE (many parameter sets) records how each ended.
+A message not pending when read (a claim of a dead worker, an uncertain send) takes the one-message path, which
+reconciles with the gateway first. One that cannot go now gets a delivery job of its own, retried with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
+from adapters.clock import utcnow
 from sms_gateway import runtime
 from sms_gateway.outbox import (
     THROTTLE_WAIT_SECONDS,
     Ending,
     Owed,
     attempt,
-    claim_statement,
+    claimer,
     delivery_job_id,
-    settle_statement,
 )
 from sms_gateway.throttle import Throttled, throttle
 from storage.models import PENDING, SENDING, SUPPRESSED, UNCERTAIN, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
+INTERRUPTED = Ending(UNCERTAIN, {"error": "interrupted during the send"})
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
@@ -64,17 +69,31 @@ def _suppress(services: runtime.Services, message_ids: list[int]) -> None:
 
 
 def _claim(services: runtime.Services, owed: list[Owed]) -> list[Owed]:
-    """Every message claimed in one transaction, each by its own compare-and-set; those we won."""
-    won = []
+    """Every message still pending claimed by us in one statement (a compare-and-set on `pending` for each row);
+    those we won, told by RETURNING."""
+    if not owed:
+        return []
     with services.db.begin() as db:
-        for o in owed:
-            if getattr(db.execute(claim_statement(services, o)), "rowcount", 0) == 1:
-                won.append(o)
-    return won
+        won = set(
+            db.scalars(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_([o.id for o in owed]), OutboundMessage.status == PENDING)
+                .values(
+                    status=SENDING,
+                    claimed_by=claimer(),
+                    claimed_at=utcnow(),
+                    provider=services.sms.name,
+                    attempts=OutboundMessage.attempts + 1,
+                )
+                .returning(OutboundMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return [o for o in owed if o.id in won]
 
 
 def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
-    """The sends, concurrently; then every ending recorded in one transaction (a send interrupted by the job's
+    """The sends, concurrently; then every ending recorded in one statement (a send interrupted by the job's
     timeout, or one never reached, is recorded `uncertain`: the gateway is asked before any resend)."""
     endings: dict[int, Ending] = {}
 
@@ -82,16 +101,42 @@ def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
         endings[o.id] = _throttled_attempt(services, o)
 
     try:
-        width = max(1, min(services.settings.outbound.concurrency, len(claimed)))
-        with ThreadPoolExecutor(width, thread_name_prefix="kontor-send") as pool:
-            list(pool.map(one, claimed))
+        list(_pool(services.settings.outbound.concurrency).map(one, claimed))
     finally:
-        interrupted = Ending(UNCERTAIN, {"error": "interrupted during the send"})
-        with services.db.begin() as db:
-            for o in claimed:
-                ending = endings.get(o.id, interrupted)
-                db.execute(settle_statement(o.id, ending.status, ending.values))
+        if claimed:
+            _settle(services, [(o.id, endings.get(o.id, INTERRUPTED)) for o in claimed])
     return endings
+
+
+def _settle(services: runtime.Services, endings: list[tuple[int, Ending]]) -> None:
+    """How each claimed send ended, only where the claim is still ours: one UPDATE, many parameter sets."""
+    t = cast(Table, OutboundMessage.__table__)  # the Core table: executemany, no ORM bookkeeping
+    statement = (
+        update(t)
+        .where(t.c.id == bindparam("m_id"), t.c.claimed_by == claimer(), t.c.status == SENDING)
+        .values(status=bindparam("m_status"), error=bindparam("m_error"))
+        .values(provider_id=bindparam("m_provider_id"), sent_at=bindparam("m_sent_at"))
+    )
+    rows = [
+        {
+            "m_id": message_id,
+            "m_status": e.status,
+            "m_error": e.values.get("error", ""),
+            "m_provider_id": e.values.get("provider_id", ""),  # a row claimed from pending had none before
+            "m_sent_at": e.values.get("sent_at"),
+        }
+        for message_id, e in endings
+    ]
+    with services.db.begin() as db:
+        db.connection().execute(statement, rows)
+
+
+def _pool(width: int) -> ThreadPoolExecutor:
+    """One pool of sending threads per width, kept for the process: a batch does not start threads of its own."""
+    with _POOLS_LOCK:
+        if width not in _POOLS:
+            _POOLS[width] = ThreadPoolExecutor(max(1, width), thread_name_prefix="kontor-send")
+        return _POOLS[width]
 
 
 def _throttled_attempt(services: runtime.Services, owed: Owed) -> Ending:

@@ -171,7 +171,7 @@ class Limits:
 class Outbound:
     per_sender_per_second: float
     gateway: str  # the outbound SMS adapter: a name in adapters.senders.GATEWAYS (outbox, twilio, kavenegar)
-    concurrency: int = 16  # a batch's SMS in flight at once (each still under per_sender_per_second)
+    concurrency: int = 48  # a batch's SMS in flight at once (each still under per_sender_per_second)
 
     def __post_init__(self) -> None:
         from adapters.senders import GATEWAYS

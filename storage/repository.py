@@ -22,15 +22,7 @@ def store_request(
 ) -> tuple[Request, bool]:
     """Insert the confirmed request once: the unique dialog_id, not a prior read, makes a retried job harmless."""
     for _ in range(5):
-        row = Request(
-            tracking_number=tracking(),
-            status="received",
-            status_reason="",
-            created_at=now,
-            updated_at=now,
-            **_columns(request),
-        )
-        row.history.append(StatusChange(status="received", reason="", at=now))
+        row = _new_row(request, tracking(), now)
         try:
             with db.begin_nested():  # a savepoint: a unique clash undoes this insert, not the caller's work
                 db.add(row)
@@ -40,6 +32,36 @@ def store_request(
             if existing is not None:
                 return existing, False
     raise RuntimeError("could not allocate a unique tracking number")
+
+
+def store_requests(
+    db: Session, requests: list[ConfirmedRequest], tracking: Callable[[], str], now: datetime
+) -> list[tuple[Request, bool]]:
+    """A batch at once: those stored already are read in one query, the others inserted in one flush. A clash
+    (the same dialog stored by another worker at that moment, a tracking number drawn twice) raises IntegrityError
+    and the caller's transaction is rolled back: then it stores them again one by one, through store_request."""
+    ids = [r.dialog_id for r in requests]
+    stored = {row.dialog_id: row for row in db.scalars(select(Request).where(Request.dialog_id.in_(ids)))}
+    out = [
+        (stored[r.dialog_id], False) if r.dialog_id in stored else (_new_row(r, tracking(), now), True)
+        for r in requests
+    ]
+    db.add_all([row for row, created in out if created])
+    db.flush()
+    return out
+
+
+def _new_row(request: ConfirmedRequest, tracking_number: str, now: datetime) -> Request:
+    row = Request(
+        tracking_number=tracking_number,
+        status="received",
+        status_reason="",
+        created_at=now,
+        updated_at=now,
+        **_columns(request),
+    )
+    row.history.append(StatusChange(status="received", reason="", at=now))
+    return row
 
 
 def _columns(request: ConfirmedRequest) -> dict[str, Any]:
@@ -109,13 +131,21 @@ def all_requests(db: Session, batch: int = 500) -> Iterator[Request]:
 
 def owe_message(db: Session, event_key: str, to: str, body: str, now: datetime) -> OutboundMessage:
     """Record an SMS we owe, once per event: a second call for the same event returns the first row."""
-    existing = db.scalar(select(OutboundMessage).where(OutboundMessage.event_key == event_key))
-    if existing is not None:
-        return existing
-    row = OutboundMessage(event_key=event_key, to=to, body=body, status="pending", created_at=now)
-    db.add(row)
+    return owe_messages(db, [(event_key, to, body)], now)[0]
+
+
+def owe_messages(db: Session, owed: list[tuple[str, str, str]], now: datetime) -> list[OutboundMessage]:
+    """Record the SMS we owe, (event key, to, body) each, once per event: an event owed already keeps its row."""
+    keys = [key for key, _to, _body in owed]
+    rows = {m.event_key: m for m in db.scalars(select(OutboundMessage).where(OutboundMessage.event_key.in_(keys)))}
+    new = []
+    for key, to, body in owed:
+        if key not in rows:
+            rows[key] = OutboundMessage(event_key=key, to=to, body=body, status="pending", created_at=now)
+            new.append(rows[key])
+    db.add_all(new)
     db.flush()
-    return row
+    return [rows[key] for key in keys]
 
 
 def messages_to(db: Session, to: str, after_id: int) -> list[OutboundMessage]:
