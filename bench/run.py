@@ -449,10 +449,8 @@ class Bench:
                 "the scripted conversation did not end with 'confirmed' — load figures mix in "
                 "error replies. Transcript: " + json.dumps(transcript, ensure_ascii=False)[:1500]
             )
-        from sms_gateway.confirmed import INBOX
-
         self.job_template = None
-        for raw in reversed(self.services.redis.lrange(INBOX, 0, -1)):
+        for raw in reversed(self.services.redis.lrange(self.services.confirmed.key, 0, -1)):
             request = json.loads(raw)
             if request.get("mobile") == phone:
                 self.job_template = request
@@ -565,7 +563,7 @@ class Bench:
         q = Queue(self.services.settings.worker.queue, connection=self.services.redis)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if q.count == 0 and q.started_job_registry.count == 0 and self.services.inbox.waiting() == 0:
+            if q.count == 0 and q.started_job_registry.count == 0 and self.services.confirmed.waiting() == 0:
                 return
             time.sleep(0.2)
         self.notes.append(f"the worker did not drain {q.count} queued jobs in {timeout:.0f}s; emptied")
@@ -573,11 +571,13 @@ class Bench:
 
     def discard_confirmed(self, q) -> int:  # type: ignore[no-untyped-def]  # an rq Queue
         """Forget every confirmed request waiting (inbox and queued jobs); how many requests there were."""
-        from sms_gateway.confirmed import INBOX, KICK
+        from rq import Queue
 
-        waiting = self.services.inbox.waiting()
-        self.services.redis.delete(INBOX, KICK)
+        waiting = self.services.confirmed.waiting()
+        for inbox in (self.services.confirmed, self.services.followups):
+            self.services.redis.delete(inbox.key, inbox.kick_key)
         q.empty()
+        Queue(q.name + "-followup", connection=self.services.redis).empty()
         return waiting
 
     def sql_snapshot(self) -> dict[str, object]:

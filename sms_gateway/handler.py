@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -169,4 +170,5 @@ def perform(services: Services, effect: Effect, pipeline: Any = None) -> None:
     idempotent by dialog id, so a crash or a lost lock between the two loses nothing and doubles nothing."""
     if not isinstance(effect, FinishRequest):
         raise ValueError(f"unknown effect {effect!r}")
-    services.inbox.push(effect.request.to_json(), pipeline=pipeline)
+    item = json.dumps(effect.request.to_json(), ensure_ascii=False, separators=(",", ":"))
+    services.confirmed.push([item], pipeline=pipeline)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from adapters.cis import wire_request
 from adapters.clock import utcnow
@@ -23,9 +17,7 @@ from adapters.http import OutsideSystemError
 from dialogs.ids import make_tracking_number
 from dialogs.request import ConfirmedRequest
 from sms_gateway import bootstrap, counters, runtime
-from sms_gateway.outbox import UNFINISHED, claimer, deliver
-from sms_gateway.outbox_batch import deliver_all
-from sms_gateway.worker import is_alive
+from sms_gateway.outbox import UNFINISHED, deliver
 from storage import repository
 from storage.models import OutboundMessage, Request
 
@@ -43,165 +35,18 @@ def job_id(kind: str, dialog_id: str) -> str:
     return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", dialog_id)
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A request as stored, with the tracking SMS it owes."""
-
-    dialog_id: str
-    tracking: str
-    status: str
-    message_id: int
-    created: bool
-
-
 @counters.timed
 def finish_request(payload: dict[str, Any]) -> str:
     """One confirmed request on its own (a request a batch could not finish): the same steps as a batch's.
 
     `payload` is ConfirmedRequest.to_json(): RQ keeps job arguments as plain data."""
+    from sms_gateway.batches import follow_up, store  # here: that module imports this one
+
     services = bootstrap.services()
     [done] = store(services, [ConfirmedRequest.from_json(payload)])
     follow_up(services, [done])
     deliver(done.message_id)  # a transient error raises: RQ retries the job, every step above is idempotent
     return done.tracking
-
-
-@counters.timed
-def finish_confirmed(_job_id: str = "") -> int:
-    """The batch job: drain the confirmed requests' inbox (sms_gateway/confirmed.py), `worker.batch_size` at a
-    time, each batch stored in one transaction and its tracking SMS sent concurrently; returns how many.
-
-    A batch this job could not finish (Redis away mid-batch) stays taken by this worker: its heartbeat gives it
-    back to the inbox once no batch job runs here (DRAINING), and a dead worker's is given back by the others."""
-    services, me = bootstrap.services(), claimer()
-    inbox, size = services.inbox, services.settings.worker.batch_size
-    finished, until = 0, time.monotonic() + DRAIN_SECONDS
-    with DRAINING:
-        inbox.started()  # a request pushed from now on queues a job of its own; one pushed before is drained here
-        while batch := inbox.take(me, size):
-            finish_batch(services, batch)
-            inbox.done(me)
-            finished += len(batch)
-            if time.monotonic() > until:  # other jobs of the main queue get their turn; a new job goes on
-                inbox.kick()
-                break
-    return finished
-
-
-def recover_confirmed(services: runtime.Services, me: str) -> int:
-    """The heartbeat's sweep of the inbox: dead workers' batches back, ours too when no batch job runs here (a
-    batch cut short by a Redis outage), then a job for whatever waits (one lost in a fail-over costs one sweep)."""
-    moved = services.inbox.give_back_dead(is_alive(services.redis))
-    if DRAINING.acquire(blocking=False):  # held by a running batch job: its batch is not left over
-        try:
-            moved += services.inbox.give_back(me)
-        finally:
-            DRAINING.release()
-    if moved or services.inbox.waiting():
-        services.inbox.kick()
-    return moved
-
-
-def finish_batch(services: runtime.Services, batch: list[str]) -> None:
-    """Store a batch in one transaction, queue its follow-ups, then send its tracking SMS concurrently.
-
-    A request that cannot be read, or a transaction that fails, sends its requests to jobs of their own
-    (finish_request, retried with backoff and kept in `kontor jobs failed`): one bad request never holds back
-    the others, and a request is stored once however many times it is tried (its dialog id is unique)."""
-    requests, unreadable = _readable(batch)
-    if unreadable:
-        hand_off(services, unreadable)
-    try:
-        done = store(services, requests)
-    except Exception as exc:  # noqa: BLE001 - whatever it is, each request goes on alone and a failure shows there
-        log.error("a batch of %d request(s) could not be stored (%s): each goes on alone", len(requests), exc)
-        hand_off(services, [r.to_json() for r in requests])
-        return
-    follow_up(services, done)
-    deliver_all(services, [d.message_id for d in done])
-
-
-def _readable(batch: list[str]) -> tuple[list[ConfirmedRequest], list[Any]]:
-    """The batch's requests, one per dialog id (a repeated `1` may push one twice), and those that cannot be read."""
-    requests: dict[str, ConfirmedRequest] = {}
-    unreadable: list[Any] = []
-    for raw in batch:
-        data: Any = raw
-        try:
-            data = json.loads(raw)
-            request = ConfirmedRequest.from_json(data)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.error("a confirmed request cannot be read (%s): kept in a job of its own", exc)
-            unreadable.append(data if isinstance(data, dict) else raw)
-            continue
-        requests.setdefault(request.dialog_id, request)
-    return list(requests.values()), unreadable
-
-
-def hand_off(services: runtime.Services, payloads: list[Any]) -> None:
-    """Requests to finish one job each (the job id is the dialog's, so a request handed twice runs once)."""
-    pipe = services.redis.pipeline()
-    for payload in payloads:
-        dialog = payload.get("dialog_id", "") if isinstance(payload, dict) else ""
-        name = job_id("finish", dialog) if dialog else f"finish-unreadable-{secrets.token_hex(6)}"
-        runtime.enqueue(services, "sms_gateway.jobs.finish_request", payload, name, pipeline=pipe)
-    pipe.execute()
-
-
-def store(services: runtime.Services, requests: list[ConfirmedRequest]) -> list[Stored]:
-    """Store each request once and owe its tracking SMS, all in one transaction: a few statements per batch, or,
-    after a clash (another worker storing the same dialog that moment, a tracking number drawn twice), one savepoint
-    per request."""
-    try:
-        out = _store(services, requests, repository.store_requests)
-    except IntegrityError:
-        log.warning("a clash in a batch of %d request(s): stored one by one", len(requests))
-        out = _store(services, requests, _one_by_one)
-    for done in out:
-        log.info("request %s %s", done.tracking, "stored" if done.created else "already stored")
-    return out
-
-
-def _one_by_one(
-    db: Session, requests: list[ConfirmedRequest], tracking: Callable[[], str], now: datetime
-) -> list[tuple[Request, bool]]:
-    return [repository.store_request(db, r, tracking, now) for r in requests]
-
-
-def _store(
-    services: runtime.Services,
-    requests: list[ConfirmedRequest],
-    how: Callable[[Session, list[ConfirmedRequest], Callable[[], str], datetime], list[tuple[Request, bool]]],
-) -> list[Stored]:
-    now, cat = utcnow(), services.rules.catalogue
-    with services.db.begin() as db:
-        rows = how(db, requests, new_tracking_number, now)
-        owed = [
-            (
-                f"tracking:{row.dialog_id}",
-                row.mobile,
-                cat.text("tracking_sms", row.language, tracking=row.tracking_number),
-            )
-            for row, _ in rows
-        ]
-        messages = repository.owe_messages(db, owed, now)
-        return [
-            Stored(row.dialog_id, row.tracking_number, row.status, message.id, created)
-            for (row, created), message in zip(rows, messages, strict=True)
-        ]
-
-
-def follow_up(services: runtime.Services, done: list[Stored]) -> None:
-    """Queue the follow-up of each request still `received`, in one round trip, before any SMS is sent:
-    a gateway that stays down must not hold back identity and the bill."""
-    waiting = [d for d in done if d.status == "received"]
-    if not waiting:
-        return
-    pipe = services.redis.pipeline()
-    for d in waiting:
-        name = job_id("process", d.dialog_id)
-        runtime.enqueue(services, "sms_gateway.jobs.process_request", d.dialog_id, name, services.followup, pipe)
-    pipe.execute()
 
 
 @dataclass

@@ -10,8 +10,6 @@ reconciles with the gateway first. One that cannot go now gets a delivery job of
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -26,13 +24,12 @@ from sms_gateway.outbox import (
     claimer,
     delivery_job_id,
 )
+from sms_gateway.pools import pool
 from sms_gateway.throttle import Throttled, throttle
 from storage.models import PENDING, SENDING, SUPPRESSED, UNCERTAIN, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
 INTERRUPTED = Ending(UNCERTAIN, {"error": "interrupted during the send"})
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
 
 
 def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
@@ -101,7 +98,7 @@ def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
         endings[o.id] = _throttled_attempt(services, o)
 
     try:
-        list(_pool(services.settings.outbound.concurrency).map(one, claimed))
+        list(pool("send", services.settings.outbound.concurrency).map(one, claimed))
     finally:
         if claimed:
             _settle(services, [(o.id, endings.get(o.id, INTERRUPTED)) for o in claimed])
@@ -129,14 +126,6 @@ def _settle(services: runtime.Services, endings: list[tuple[int, Ending]]) -> No
     ]
     with services.db.begin() as db:
         db.connection().execute(statement, rows)
-
-
-def _pool(width: int) -> ThreadPoolExecutor:
-    """One pool of sending threads per width, kept for the process: a batch does not start threads of its own."""
-    with _POOLS_LOCK:
-        if width not in _POOLS:
-            _POOLS[width] = ThreadPoolExecutor(max(1, width), thread_name_prefix="kontor-send")
-        return _POOLS[width]
 
 
 def _throttled_attempt(services: runtime.Services, owed: Owed) -> Ending:

@@ -21,7 +21,7 @@ from adapters.senders import Sender
 from dialogs import Rules
 from dialogs.catalogue import Catalogue
 from sms_gateway import redis_client
-from sms_gateway.confirmed import Inbox
+from sms_gateway.inbox import Inbox
 from sms_gateway.settings import Settings
 from storage.db import make_engine, session_factory
 from storage.phones import PhoneStore
@@ -50,9 +50,16 @@ class Services:
     clock: Clock = field(default=clock.SYSTEM)  # Tehran time and UTC for the handler and the jobs
 
     @functools.cached_property
-    def inbox(self) -> Inbox:
+    def confirmed(self) -> Inbox:
         """The confirmed requests waiting for a batch job (pushed by the webhook, drained by the worker)."""
-        return Inbox(self.redis, self.queue, self.settings.worker.retry_intervals)
+        intervals = self.settings.worker.retry_intervals
+        return Inbox(self.redis, "confirmed", self.queue, "sms_gateway.batches.finish_confirmed", intervals)
+
+    @functools.cached_property
+    def followups(self) -> Inbox:
+        """The stored requests waiting for their follow-up (identity, the bill, the outcome SMS)."""
+        intervals = self.settings.worker.retry_intervals
+        return Inbox(self.redis, "followup", self.followup, "sms_gateway.batches.process_followups", intervals)
 
 
 def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:

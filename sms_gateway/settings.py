@@ -104,7 +104,8 @@ class Worker:
     queue: str
     retry_intervals: list[int]
     stranded_after_seconds: float = 60.0  # an owed SMS untouched this long, with no job, is queued again by the sweep
-    batch_size: int = 50  # confirmed requests a batch job stores in one transaction (sms_gateway/confirmed.py)
+    batch_size: int = 50  # confirmed requests a batch job stores in one transaction (sms_gateway/batches.py)
+    followup_concurrency: int = 16  # follow-ups of a batch worked on at once (each waits on outside systems)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ class Heart:
         confirmed: Callable[[], object] | None = None,
     ) -> None:
         self.client, self.name, self.queues, self.stranded = client, name, queues, stranded
-        self.confirmed = confirmed  # the sweep of the confirmed requests' inbox (sms_gateway.jobs.recover_confirmed)
+        self.confirmed = confirmed  # the sweep of the inboxes (sms_gateway.batches.recover)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kontor-heartbeat", daemon=True)
 
@@ -134,7 +134,7 @@ def run(services: Services, burst: bool = False) -> None:
     # SimpleWorker runs jobs in-process: no fork per job, so one worker process finishes many a second.
     # Its scheduler (retries, scheduled jobs) connects through Kontor's Redis factory: Sentinel works there too.
     worker = scheduling.Worker(queues, connection=services.redis, name=name, settings=services.settings)
-    from sms_gateway import jobs, sweeper  # here, not at the top: they import the outbox, which imports this module
+    from sms_gateway import batches, sweeper  # here, not at the top: they import the outbox, which imports this module
 
     grace = services.settings.worker.stranded_after_seconds
     heart = Heart(
@@ -142,7 +142,7 @@ def run(services: Services, burst: bool = False) -> None:
         name,
         queues,
         stranded=lambda: sweeper.sweep(services, grace),
-        confirmed=lambda: jobs.recover_confirmed(services, name),
+        confirmed=lambda: batches.recover(services, name),
     )
     heart.start()
     try:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from sms_gateway.confirmed import INBOX
 from sms_gateway.procs import wait_until
 from sms_gateway.runtime import catalogue
 from tests.support.hook import running_hook, settings_for
@@ -20,6 +19,7 @@ from tests.support.redis_ha import SentinelCluster
 PHONE, OTHER = "+989121234567", "+989351234567"
 STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1"]
 CAT = catalogue()
+INBOX = "kontor:{confirmed}:inbox"  # sms_gateway/inbox.py
 
 
 @pytest.fixture()

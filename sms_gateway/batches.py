@@ -1,0 +1,226 @@
+"""The batch jobs: confirmed requests finished many per RQ job, and their follow-ups worked on concurrently.
+
+Both drain an inbox (sms_gateway/inbox.py): `finish_confirmed` on the main queue (store a batch in one transaction,
+queue its follow-ups, send its tracking SMS concurrently), `process_followups` on the follow-up queue (identity,
+bill and outcome of a batch, `worker.followup_concurrency` requests at once, each as process_request does it alone).
+A follow-up batch stops for any waiting confirmed request: tracking numbers first. Whatever a batch cannot finish
+goes to an RQ job of its own (finish_request, process_request), retried with backoff and kept in
+`kontor jobs failed`: one bad request never holds back the others, and every step is idempotent by dialog id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.clock import utcnow
+from dialogs.request import ConfirmedRequest
+from sms_gateway import bootstrap, counters, runtime
+from sms_gateway.inbox import Inbox
+from sms_gateway.jobs import job_id, new_tracking_number, process_request
+from sms_gateway.outbox import claimer
+from sms_gateway.outbox_batch import deliver_all
+from sms_gateway.pools import pool
+from sms_gateway.worker import is_alive
+from storage import repository
+from storage.models import Request
+
+log = logging.getLogger("kontor.jobs")
+DRAIN_SECONDS = 30  # a batch job drains this long at most, then queues the next (other jobs get a turn)
+DRAINING = threading.Lock()  # held while this process runs a confirmed batch job (its heartbeat reads it)
+FOLLOWING = threading.Lock()  # held while this process runs a follow-up batch job
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A request as stored, with the tracking SMS it owes."""
+
+    dialog_id: str
+    tracking: str
+    status: str
+    message_id: int
+    created: bool
+
+
+@counters.timed
+def finish_confirmed(_job_id: str = "") -> int:
+    """Drain the confirmed requests, `worker.batch_size` at a time; returns how many."""
+    services = bootstrap.services()
+    return _drain(services, services.confirmed, DRAINING, lambda batch: finish_batch(services, batch))
+
+
+@counters.timed
+def process_followups(_job_id: str = "") -> int:
+    """Drain the follow-ups, a batch at a time, stopping for any waiting confirmed request; returns how many."""
+    services = bootstrap.services()
+    return _drain(services, services.followups, FOLLOWING, lambda batch: followup_batch(services, batch), first=True)
+
+
+def _drain(
+    services: runtime.Services,
+    inbox: Inbox,
+    lock: threading.Lock,
+    work: Callable[[list[str]], None],
+    first: bool = False,
+) -> int:
+    """Take batches until the inbox is empty (or DRAIN_SECONDS passed, or, with `first`, a confirmed request waits).
+
+    A batch this job could not finish (Redis away mid-batch) stays taken by this worker: its heartbeat gives it
+    back to the inbox once no such job runs here (`lock`), and a dead worker's is given back by the others."""
+    me, size = claimer(), services.settings.worker.batch_size
+    done, until = 0, time.monotonic() + DRAIN_SECONDS
+    with lock:
+        inbox.started()  # an item pushed from now on queues a job of its own; one pushed before is drained here
+        while batch := inbox.take(me, size):
+            work(batch)
+            inbox.done(me)
+            done += len(batch)
+            if time.monotonic() > until or (first and services.confirmed.waiting()):
+                inbox.kick()  # a new job goes on, after the main queue's
+                break
+    return done
+
+
+def recover(services: runtime.Services, me: str) -> int:
+    """The heartbeat's sweep of both inboxes: dead workers' batches back, ours too when no batch job runs here (a
+    batch cut short by a Redis outage), then a job for whatever waits (one lost in a fail-over costs one sweep)."""
+    moved = 0
+    for inbox, lock in ((services.confirmed, DRAINING), (services.followups, FOLLOWING)):
+        back = inbox.give_back_dead(is_alive(services.redis))
+        if lock.acquire(blocking=False):  # held by a running batch job: its batch is not left over
+            try:
+                back += inbox.give_back(me)
+            finally:
+                lock.release()
+        if back or inbox.waiting():
+            inbox.kick()
+        moved += back
+    return moved
+
+
+def finish_batch(services: runtime.Services, batch: list[str]) -> None:
+    """Store a batch in one transaction, queue its follow-ups, then send its tracking SMS concurrently.
+
+    A request that cannot be read, or a transaction that fails, sends its requests to jobs of their own
+    (finish_request, retried with backoff and kept in `kontor jobs failed`): one bad request never holds back
+    the others, and a request is stored once however many times it is tried (its dialog id is unique)."""
+    requests, unreadable = _readable(batch)
+    if unreadable:
+        hand_off(services, unreadable)
+    try:
+        done = store(services, requests)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, each request goes on alone and a failure shows there
+        log.error("a batch of %d request(s) could not be stored (%s): each goes on alone", len(requests), exc)
+        hand_off(services, [r.to_json() for r in requests])
+        return
+    follow_up(services, done)
+    deliver_all(services, [d.message_id for d in done])
+
+
+def _readable(batch: list[str]) -> tuple[list[ConfirmedRequest], list[Any]]:
+    """The batch's requests, one per dialog id (a repeated `1` may push one twice), and those that cannot be read."""
+    requests: dict[str, ConfirmedRequest] = {}
+    unreadable: list[Any] = []
+    for raw in batch:
+        data: Any = raw
+        try:
+            data = json.loads(raw)
+            request = ConfirmedRequest.from_json(data)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("a confirmed request cannot be read (%s): kept in a job of its own", exc)
+            unreadable.append(data if isinstance(data, dict) else raw)
+            continue
+        requests.setdefault(request.dialog_id, request)
+    return list(requests.values()), unreadable
+
+
+def hand_off(services: runtime.Services, payloads: list[Any]) -> None:
+    """Requests to finish one job each (the job id is the dialog's, so a request handed twice runs once)."""
+    pipe = services.redis.pipeline()
+    for payload in payloads:
+        dialog = payload.get("dialog_id", "") if isinstance(payload, dict) else ""
+        name = job_id("finish", dialog) if dialog else f"finish-unreadable-{secrets.token_hex(6)}"
+        runtime.enqueue(services, "sms_gateway.jobs.finish_request", payload, name, pipeline=pipe)
+    pipe.execute()
+
+
+def store(services: runtime.Services, requests: list[ConfirmedRequest]) -> list[Stored]:
+    """Store each request once and owe its tracking SMS, all in one transaction: a few statements per batch, or,
+    after a clash (another worker storing the same dialog that moment, a tracking number drawn twice), one savepoint
+    per request."""
+    try:
+        out = _store(services, requests, repository.store_requests)
+    except IntegrityError:
+        log.warning("a clash in a batch of %d request(s): stored one by one", len(requests))
+        out = _store(services, requests, _one_by_one)
+    for done in out:
+        log.info("request %s %s", done.tracking, "stored" if done.created else "already stored")
+    return out
+
+
+def _one_by_one(
+    db: Session, requests: list[ConfirmedRequest], tracking: Callable[[], str], now: datetime
+) -> list[tuple[Request, bool]]:
+    return [repository.store_request(db, r, tracking, now) for r in requests]
+
+
+def _store(
+    services: runtime.Services,
+    requests: list[ConfirmedRequest],
+    how: Callable[[Session, list[ConfirmedRequest], Callable[[], str], datetime], list[tuple[Request, bool]]],
+) -> list[Stored]:
+    now, cat = utcnow(), services.rules.catalogue
+    with services.db.begin() as db:
+        rows = how(db, requests, new_tracking_number, now)
+        owed = [
+            (
+                f"tracking:{row.dialog_id}",
+                row.mobile,
+                cat.text("tracking_sms", row.language, tracking=row.tracking_number),
+            )
+            for row, _ in rows
+        ]
+        messages = repository.owe_messages(db, owed, now)
+        return [
+            Stored(row.dialog_id, row.tracking_number, row.status, message.id, created)
+            for (row, created), message in zip(rows, messages, strict=True)
+        ]
+
+
+def follow_up(services: runtime.Services, done: list[Stored]) -> None:
+    """Queue the follow-up of each request still `received`, in one round trip, before any SMS is sent:
+    a gateway that stays down must not hold back identity and the bill."""
+    waiting = [d.dialog_id for d in done if d.status == "received"]
+    if waiting:
+        services.followups.push(waiting)
+
+
+def followup_batch(services: runtime.Services, dialog_ids: list[str]) -> None:
+    """Each follow-up as process_request does it alone, `worker.followup_concurrency` at once (they wait on outside
+    systems and the gateway, not on this process); one that fails goes on in a job of its own, retried with backoff."""
+    failed: list[str] = []
+
+    def one(dialog_id: str) -> None:
+        try:
+            process_request(dialog_id)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, this request goes on alone and a failure shows there
+            log.warning("follow-up of %s goes on in a job of its own: %s", dialog_id, exc)
+            failed.append(dialog_id)
+
+    list(pool("followup", services.settings.worker.followup_concurrency).map(one, dict.fromkeys(dialog_ids)))
+    if failed:
+        pipe = services.redis.pipeline()
+        for dialog_id in failed:
+            name = job_id("process", dialog_id)
+            runtime.enqueue(services, "sms_gateway.jobs.process_request", dialog_id, name, services.followup, pipe)
+        pipe.execute()
