@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -56,20 +57,24 @@ class Stored:
 def finish_confirmed(_job_id: str = "") -> int:
     """Drain the confirmed requests, `worker.batch_size` at a time; returns how many."""
     services = bootstrap.services()
-    return _drain(services, services.confirmed, DRAINING, lambda batch: finish_batch(services, batch))
+    size = services.settings.worker.batch_size
+    return _drain(services, services.confirmed, DRAINING, size, lambda batch: finish_batch(services, batch))
 
 
 @counters.timed
 def process_followups(_job_id: str = "") -> int:
-    """Drain the follow-ups, a batch at a time, stopping for any waiting confirmed request; returns how many."""
+    """Drain the follow-ups, one wave of `worker.followup_concurrency` at a time, stopping for any waiting confirmed
+    request (a wave is short, so a tracking number waits at most one wave); returns how many."""
     services = bootstrap.services()
-    return _drain(services, services.followups, FOLLOWING, lambda batch: followup_batch(services, batch), first=True)
+    size = services.settings.worker.followup_concurrency
+    return _drain(services, services.followups, FOLLOWING, size, partial(followup_batch, services), first=True)
 
 
 def _drain(
     services: runtime.Services,
     inbox: Inbox,
     lock: threading.Lock,
+    size: int,
     work: Callable[[list[str]], None],
     first: bool = False,
 ) -> int:
@@ -77,7 +82,7 @@ def _drain(
 
     A batch this job could not finish (Redis away mid-batch) stays taken by this worker: its heartbeat gives it
     back to the inbox once no such job runs here (`lock`), and a dead worker's is given back by the others."""
-    me, size = claimer(), services.settings.worker.batch_size
+    me = claimer()
     done, until = 0, time.monotonic() + DRAIN_SECONDS
     with lock:
         inbox.started()  # an item pushed from now on queues a job of its own; one pushed before is drained here

@@ -177,14 +177,15 @@ def test_follow_ups_are_worked_on_in_batches_and_a_failed_one_goes_on_alone(worl
 
 def test_follow_ups_give_way_to_waiting_confirmed_requests(world) -> None:
     services, twilio = world
-    first = [confirmed_payload(new_phone()) for _ in range(25)]
+    first = [confirmed_payload(new_phone()) for _ in range(40)]
     for p in first:
         push(services, p)
     batches.finish_confirmed()
     later = confirmed_payload(new_phone())
     push(services, later)  # a subscriber confirms while follow-ups wait
-    assert batches.process_followups() == 10  # one batch (worker.batch_size 10 here), then it stops for the confirm
-    assert services.followups.waiting() == 15 and services.confirmed.waiting() == 1
+    size = services.settings.worker.followup_concurrency
+    assert batches.process_followups() == size  # one wave, then it stops for the confirm
+    assert services.followups.waiting() == 40 - size and services.confirmed.waiting() == 1
     assert services.redis.get(services.followups.kick_key).decode() in services.followup.job_ids  # it goes on after
     worker.run(services, burst=True)  # the main queue first: the tracking number, then the rest of the follow-ups
     assert all(len(twilio.to(p["mobile"])) == 2 for p in [*first, later])

@@ -22,7 +22,7 @@ STEPS = ["قرائت", "1234567804121", "0012345679", "04620", "0", "0", "0", "1
 PHONE_KEY = re.compile(r"kontor:\{(?P<phone>\+\d+)\}:(?P<name>s|lock|rate|inquire|optout)")
 GLOBAL_KEY = re.compile(r"kontor:rate:global:\d+")
 WORKER_KEY = re.compile(r"kontor:worker:\{kontor\.[^{}]+\}:alive")  # a worker's heartbeat (sms_gateway/worker.py)
-CONFIRMED_KEY = re.compile(r"kontor:\{confirmed\}:(inbox|kick|takers|taken:[^{}]+)")  # sms_gateway/confirmed.py
+INBOX_KEY = re.compile(r"kontor:\{(confirmed|followup)\}:(inbox|kick|takers|taken:[^{}]+)")  # sms_gateway/inbox.py
 
 
 @pytest.fixture()
@@ -59,7 +59,7 @@ def test_every_key_is_prefixed_and_hash_tagged(written, world) -> None:
     phone_keys = [m for m in map(PHONE_KEY.fullmatch, keys) if m]
     others = [k for k in keys if not PHONE_KEY.fullmatch(k) and not k.startswith("rq:")]
     throttle = f"kontor:throttle:{{{services.sms.number}}}"
-    documented = (GLOBAL_KEY, WORKER_KEY, CONFIRMED_KEY)
+    documented = (GLOBAL_KEY, WORKER_KEY, INBOX_KEY)
     assert all(any(p.fullmatch(k) for p in documented) for k in others if k != throttle), others
     assert "kontor:{confirmed}:inbox" in others  # the confirm went through the inbox, drained by the worker
     assert f"kontor:throttle:{{{services.sms.number}}}" in others and any(k.startswith("rq:") for k in keys)
