@@ -3,9 +3,9 @@
 Both drain an inbox (sms_gateway/inbox.py): `finish_confirmed` on the main queue (store a batch in one transaction,
 queue its follow-ups, send its tracking SMS concurrently), `process_followups` on the follow-up queue (identity,
 bill and outcome of a batch, `worker.followup_concurrency` requests at once, each as process_request does it alone).
-A follow-up batch stops for any waiting confirmed request: tracking numbers first. Whatever a batch cannot finish
-goes to an RQ job of its own (finish_request, process_request), retried with backoff and kept in
-`kontor jobs failed`: one bad request never holds back the others, and every step is idempotent by dialog id.
+A confirmed request that arrives while follow-ups wait is finished at once: tracking numbers first. Whatever a
+batch cannot finish goes to an RQ job of its own (finish_request, process_request), retried with backoff and kept
+in `kontor jobs failed`: one bad request never holds back the others, and every step is idempotent by dialog id.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import wait
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -40,6 +41,7 @@ log = logging.getLogger("kontor.jobs")
 DRAIN_SECONDS = 30  # a batch job drains this long at most, then queues the next (other jobs get a turn)
 DRAINING = threading.Lock()  # held while this process runs a confirmed batch job (its heartbeat reads it)
 FOLLOWING = threading.Lock()  # held while this process runs a follow-up batch job
+TRACKING_LOOK_SECONDS = 0.02  # while a wave of follow-ups waits, how often it looks for a confirmed request
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,20 @@ class Stored:
 @counters.timed
 def finish_confirmed(_job_id: str = "") -> int:
     """Drain the confirmed requests, `worker.batch_size` at a time; returns how many."""
-    services = bootstrap.services()
+    return finish_confirmed_here(bootstrap.services())
+
+
+def finish_confirmed_here(services: runtime.Services) -> int:
+    """The confirmed requests' drain, run by a follow-up job that saw one waiting (no wait for its turn in RQ)."""
     size = services.settings.worker.batch_size
-    return _drain(services, services.confirmed, DRAINING, size, lambda batch: finish_batch(services, batch))
+    return _drain(services, services.confirmed, DRAINING, size, partial(finish_batch, services))
 
 
 @counters.timed
 def process_followups(_job_id: str = "") -> int:
-    """Drain the follow-ups, one wave of `worker.followup_concurrency` at a time, stopping for any waiting confirmed
-    request (a wave is short, so a tracking number waits at most one wave); returns how many."""
+    """Drain the follow-ups, one wave of `worker.followup_concurrency` at a time; a confirmed request that arrives
+    meanwhile is finished at once (followup_batch), and one waiting between waves ends this job first; returns how
+    many."""
     services = bootstrap.services()
     size = services.settings.worker.followup_concurrency
     return _drain(services, services.followups, FOLLOWING, size, partial(followup_batch, services), first=True)
@@ -212,7 +219,8 @@ def follow_up(services: runtime.Services, done: list[Stored]) -> None:
 
 def followup_batch(services: runtime.Services, dialog_ids: list[str]) -> None:
     """Each follow-up as process_request does it alone, `worker.followup_concurrency` at once (they wait on outside
-    systems and the gateway, not on this process); one that fails goes on in a job of its own, retried with backoff."""
+    systems and the gateway, not on this process); one that fails goes on in a job of its own, retried with backoff.
+    While they wait, a confirmed request that arrives is finished at once, in this thread: tracking numbers first."""
     failed: list[str] = []
 
     def one(dialog_id: str) -> None:
@@ -222,7 +230,12 @@ def followup_batch(services: runtime.Services, dialog_ids: list[str]) -> None:
             log.warning("follow-up of %s goes on in a job of its own: %s", dialog_id, exc)
             failed.append(dialog_id)
 
-    list(pool("followup", services.settings.worker.followup_concurrency).map(one, dict.fromkeys(dialog_ids)))
+    wave = pool("followup", services.settings.worker.followup_concurrency)
+    waiting = {wave.submit(one, dialog_id) for dialog_id in dict.fromkeys(dialog_ids)}
+    while waiting:
+        waiting = wait(waiting, timeout=TRACKING_LOOK_SECONDS).not_done
+        if services.confirmed.waiting() and not DRAINING.locked():  # locked: a drain of this process is on it
+            finish_confirmed_here(services)
     if failed:
         pipe = services.redis.pipeline()
         for dialog_id in failed:

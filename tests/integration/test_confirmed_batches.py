@@ -175,17 +175,37 @@ def test_follow_ups_are_worked_on_in_batches_and_a_failed_one_goes_on_alone(worl
     assert all(len(twilio.to(p["mobile"])) == 2 for p in payloads)  # and it went, once
 
 
-def test_follow_ups_give_way_to_waiting_confirmed_requests(world) -> None:
+def test_a_confirm_that_arrives_during_follow_ups_is_finished_at_once(world) -> None:
+    services, twilio = world
+    first = [confirmed_payload(new_phone()) for _ in range(40)]  # several waves of follow-ups
+    for p in first:
+        push(services, p)
+    batches.finish_confirmed()
+    tracked = len(twilio.messages)
+    later = confirmed_payload(new_phone())
+
+    def confirm_meanwhile(message: dict[str, str]) -> None:  # at the first outcome SMS: follow-ups are under way
+        if len(twilio.messages) == tracked + 1:
+            push(services, later)
+
+    twilio.on_accept = confirm_meanwhile
+    assert batches.process_followups() == 41  # the 40, and the follow-up of the confirm it finished on the way
+    order = [m["To"] for m in twilio.messages[tracked:]]
+    assert order.count(later["mobile"]) == 2
+    assert order.index(later["mobile"]) < max(order.index(p["mobile"]) for p in first)  # not after every follow-up
+    assert all(len(twilio.to(p["mobile"])) == 2 for p in [*first, later])
+    assert services.confirmed.waiting() == 0 and services.followups.waiting() == 0
+
+
+def test_follow_ups_end_their_job_for_a_confirm_waiting_between_waves(world) -> None:
     services, twilio = world
     first = [confirmed_payload(new_phone()) for _ in range(40)]
     for p in first:
         push(services, p)
     batches.finish_confirmed()
-    later = confirmed_payload(new_phone())
-    push(services, later)  # a subscriber confirms while follow-ups wait
     size = services.settings.worker.followup_concurrency
-    assert batches.process_followups() == size  # one wave, then it stops for the confirm
+    with batches.DRAINING:  # a confirmed batch runs here already (the job cannot finish it on the way)...
+        push(services, confirmed_payload(new_phone()))  # ...when a subscriber confirms
+        assert batches.process_followups() == size  # one wave, then it ends, for the main queue's job
     assert services.followups.waiting() == 40 - size and services.confirmed.waiting() == 1
     assert services.redis.get(services.followups.kick_key).decode() in services.followup.job_ids  # it goes on after
-    worker.run(services, burst=True)  # the main queue first: the tracking number, then the rest of the follow-ups
-    assert all(len(twilio.to(p["mobile"])) == 2 for p in [*first, later])
