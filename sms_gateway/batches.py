@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ DRAIN_SECONDS = 30  # a batch job drains this long at most, then queues the next
 DRAINING = threading.Lock()  # held while this process runs a confirmed batch job (its heartbeat reads it)
 FOLLOWING = threading.Lock()  # held while this process runs a follow-up batch job
 TRACKING_LOOK_SECONDS = 0.02  # while a wave of follow-ups waits, how often it looks for a confirmed request
+WAVE_GRACE_SECONDS = 60.0  # an interrupted job waits this long for its wave (longer than an outside system's calls)
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,11 @@ def finish_confirmed(_job_id: str = "") -> int:
     return finish_confirmed_here(bootstrap.services())
 
 
-def finish_confirmed_here(services: runtime.Services) -> int:
-    """The confirmed requests' drain, run by a follow-up job that saw one waiting (no wait for its turn in RQ)."""
+def finish_confirmed_here(services: runtime.Services, seconds: float = DRAIN_SECONDS) -> int:
+    """The confirmed requests' drain (`seconds` 0: one batch, then a job of its own goes on with the rest), also run
+    by a follow-up job that saw one waiting (no wait for its turn in RQ)."""
     size = services.settings.worker.batch_size
-    return _drain(services, services.confirmed, DRAINING, size, partial(finish_batch, services))
+    return _drain(services, services.confirmed, DRAINING, size, partial(finish_batch, services), seconds=seconds)
 
 
 @counters.timed
@@ -84,13 +87,15 @@ def _drain(
     size: int,
     work: Callable[[list[str]], None],
     first: bool = False,
+    seconds: float = DRAIN_SECONDS,
 ) -> int:
-    """Take batches until the inbox is empty (or DRAIN_SECONDS passed, or, with `first`, a confirmed request waits).
+    """Take batches until the inbox is empty (or `seconds` passed, or, with `first`, a confirmed request waits).
 
-    A batch this job could not finish (Redis away mid-batch) stays taken by this worker: its heartbeat gives it
-    back to the inbox once no such job runs here (`lock`), and a dead worker's is given back by the others."""
+    A batch this job could not finish (Redis away mid-batch) stays taken by this worker: the next batch job here
+    takes it first (Inbox.take), its heartbeat gives it back once no such job runs here (`lock`), and a dead
+    worker's is given back by the others."""
     me = claimer()
-    done, until = 0, time.monotonic() + DRAIN_SECONDS
+    done, until = 0, time.monotonic() + seconds
     with lock:
         inbox.started()  # an item pushed from now on queues a job of its own; one pushed before is drained here
         while batch := inbox.take(me, size):
@@ -131,6 +136,8 @@ def finish_batch(services: runtime.Services, batch: list[str]) -> None:
         hand_off(services, unreadable)
     try:
         done = store(services, requests)
+    except JobTimeoutException:
+        raise  # the job's own time is up: the batch stays taken, the next job takes it first
     except Exception as exc:  # noqa: BLE001 - whatever it is, each request goes on alone and a failure shows there
         log.error("a batch of %d request(s) could not be stored (%s): each goes on alone", len(requests), exc)
         hand_off(services, [r.to_json() for r in requests])
@@ -231,11 +238,15 @@ def followup_batch(services: runtime.Services, dialog_ids: list[str]) -> None:
             failed.append(dialog_id)
 
     wave = pool("followup", services.settings.worker.followup_concurrency)
-    waiting = {wave.submit(one, dialog_id) for dialog_id in dict.fromkeys(dialog_ids)}
-    while waiting:
-        waiting = wait(waiting, timeout=TRACKING_LOOK_SECONDS).not_done
-        if services.confirmed.waiting() and not DRAINING.locked():  # locked: a drain of this process is on it
-            finish_confirmed_here(services)
+    started = [wave.submit(one, dialog_id) for dialog_id in dict.fromkeys(dialog_ids)]
+    try:
+        waiting = set(started)
+        while waiting:
+            waiting = wait(waiting, timeout=TRACKING_LOOK_SECONDS).not_done
+            if services.confirmed.waiting() and not DRAINING.locked():  # locked: a drain of this process is on it
+                finish_confirmed_here(services, seconds=0)  # one batch at a time: the wave's job keeps its time
+    finally:  # the wave's threads end before this job does: none goes on sending behind a job that ended
+        wait(started, timeout=WAVE_GRACE_SECONDS)
     if failed:
         pipe = services.redis.pipeline()
         for dialog_id in failed:

@@ -12,8 +12,8 @@ A job deletes the kick before it drains, so an item pushed after that kicks a ne
 in the list the job drains. The job is written as RQ 3.0.0 writes one (Queue.create_job, Job.to_dict, the queue's
 list and the set of queues), inside the script: rq is pinned for this (docs/design.md).
 
-Two inboxes: `confirmed` (ConfirmedRequest JSON, drained by sms_gateway.jobs.finish_confirmed on the main queue) and
-`followup` (dialog ids, drained by sms_gateway.jobs.process_followups on the follow-up queue).
+Two inboxes: `confirmed` (ConfirmedRequest JSON, drained by sms_gateway.batches.finish_confirmed on the main queue)
+and `followup` (dialog ids, drained by sms_gateway.batches.process_followups on the follow-up queue).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ KICK_MS = 60_000  # a kick whose job was lost (never started) stops counting aft
 
 # KEYS: inbox, kick, job hash, queue list, RQ's set of queues. ARGV: job id, kick ms, RQ's job key prefix, the number
 # of items n, the n items, then the job hash as field, value pairs. Returns 1 when it queued the job. A kick whose
-# job is no longer waiting (lost with a fail-over, or failed before it began) counts as none.
+# job is no longer queued or scheduled for a retry (lost with a fail-over, failed for good) counts as none; a job
+# scheduled for its retry still counts: it drains when it runs. The job's hash is read by a key built here, outside
+# KEYS: RQ's keys are not Cluster-ready anyway (docs/production.md).
 _PUSH = """
 local n = tonumber(ARGV[4])
 if n > 0 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 5, 4 + n)) end
@@ -48,8 +50,11 @@ redis.call('SADD', KEYS[5], KEYS[4])
 redis.call('RPUSH', KEYS[4], ARGV[1])
 return 1
 """
-# KEYS: inbox, taken, takers. ARGV: how many, worker. Moves up to ARGV[1] items into the worker's batch.
+# KEYS: inbox, taken, takers. ARGV: how many, worker. Moves up to ARGV[1] items into the worker's batch; a batch the
+# worker has not finished (its last job failed half-way) comes back first, whole, before anything new is taken.
 _TAKE = """
+local left = redis.call('LRANGE', KEYS[2], 0, -1)
+if #left > 0 then return left end
 local items = redis.call('LPOP', KEYS[1], ARGV[1])
 if not items then return {} end
 redis.call('SADD', KEYS[3], ARGV[2])
@@ -111,7 +116,8 @@ class Inbox:
         self.client.delete(self.kick_key)
 
     def take(self, worker: str, count: int) -> list[str]:
-        """Up to `count` items, oldest first, now in `worker`'s batch until done() or give_back()."""
+        """Up to `count` items, oldest first, now in `worker`'s batch until done() or give_back(); the worker's
+        unfinished batch, when it has one, instead (so done() never drops a batch a failed job left)."""
         items = self._take(keys=[self.key, self.taken_key(worker), self.takers], args=[count, worker])
         return [i.decode() if isinstance(i, bytes) else i for i in items]
 

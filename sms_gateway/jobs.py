@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +21,6 @@ from storage import repository
 from storage.models import OutboundMessage, Request
 
 log = logging.getLogger("kontor.jobs")
-DRAIN_SECONDS = 30  # a batch job drains this long at most, then queues the next (other jobs get a turn)
-DRAINING = threading.Lock()  # held while this process runs a batch job (its heartbeat reads it)
 
 
 def new_tracking_number() -> str:

@@ -1,4 +1,4 @@
-"""A batch's SMS (sms_gateway/confirmed.py): the outbox's steps, each taken once for the whole batch.
+"""A batch's SMS (sms_gateway/batches.py): the outbox's steps, each taken once for the whole batch.
 
 One SELECT reads the batch, one round trip checks opt-outs, one UPDATE claims every message (`sending`, by us,
 committed before any gateway call, as for one message), the sends go out `outbound.concurrency` at a time under
@@ -10,11 +10,15 @@ reconciles with the gateway first. One that cannot go now gets a delivery job of
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import wait
 from typing import cast
 
+import redis
 from sqlalchemy import Table, bindparam, select, update
 
 from adapters.clock import utcnow
+from adapters.senders import TransientSendError, UncertainSendError
 from sms_gateway import runtime
 from sms_gateway.outbox import (
     THROTTLE_WAIT_SECONDS,
@@ -30,6 +34,7 @@ from storage.models import PENDING, SENDING, SUPPRESSED, UNCERTAIN, OutboundMess
 
 log = logging.getLogger("kontor.outbox")
 INTERRUPTED = Ending(UNCERTAIN, {"error": "interrupted during the send"})
+SEND_GRACE_SECONDS = 30.0  # longer than any gateway's read timeout (10 s): a send under way ends within it
 
 
 def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
@@ -90,15 +95,30 @@ def _claim(services: runtime.Services, owed: list[Owed]) -> list[Owed]:
 
 
 def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
-    """The sends, concurrently; then every ending recorded in one statement (a send interrupted by the job's
-    timeout, or one never reached, is recorded `uncertain`: the gateway is asked before any resend)."""
+    """The sends, concurrently; every one waited for, then every ending recorded in one statement.
+
+    A thread that fails records what it met (a failure before the send: pending; during it: uncertain, so the
+    gateway is asked before any resend); it never cuts the others short. When this job itself is interrupted
+    (its timeout), sends not begun are stopped (pending) and those under way are waited for, up to the
+    gateway's own timeout, so no thread goes on sending behind a row already recorded."""
     endings: dict[int, Ending] = {}
+    stop = threading.Event()
 
     def one(o: Owed) -> None:
-        endings[o.id] = _throttled_attempt(services, o)
+        try:
+            endings[o.id] = _throttled_attempt(services, o, stop)
+        except Exception as exc:  # noqa: BLE001 - a sender's bug: it may have reached the gateway
+            endings[o.id] = Ending(
+                UNCERTAIN, {"error": f"interrupted during the send: {exc}"}, UncertainSendError(str(exc))
+            )
 
+    sends = [pool("send", services.settings.outbound.concurrency).submit(one, o) for o in claimed]
     try:
-        list(pool("send", services.settings.outbound.concurrency).map(one, claimed))
+        wait(sends)
+    except BaseException:
+        stop.set()
+        wait(sends, timeout=SEND_GRACE_SECONDS)
+        raise
     finally:
         if claimed:
             _settle(services, [(o.id, endings.get(o.id, INTERRUPTED)) for o in claimed])
@@ -128,13 +148,17 @@ def _settle(services: runtime.Services, endings: list[tuple[int, Ending]]) -> No
         db.connection().execute(statement, rows)
 
 
-def _throttled_attempt(services: runtime.Services, owed: Owed) -> Ending:
-    """The sender number's next slot (waiting a bounded time), then the send."""
+def _throttled_attempt(services: runtime.Services, owed: Owed, stop: threading.Event) -> Ending:
+    """The sender number's next slot (waiting a bounded time), then the send, unless the batch was stopped."""
     per_second, prefix = services.settings.outbound.per_sender_per_second, services.sessions.prefix
     try:
         throttle(services.redis, services.sms.number, per_second, THROTTLE_WAIT_SECONDS, prefix=prefix)
     except Throttled as exc:  # not sent: back to pending, its own job sends it when the number has room
         return Ending(PENDING, {"error": str(exc)}, exc)
+    except redis.RedisError as exc:  # not sent either
+        return Ending(PENDING, {"error": f"throttle unavailable: {exc}"}, TransientSendError(str(exc)))
+    if stop.is_set():
+        return Ending(PENDING, {"error": "stopped before the send"}, TransientSendError("stopped before the send"))
     return attempt(services, owed)
 
 

@@ -66,7 +66,7 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     """Every real part, from the settings; `at` is the clock (a test may pin it)."""
     client = redis_client.connect(settings, max_connections=redis_pool_size(settings))
     ttl = settings.dialog.idle_minutes * 60 + 3600
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, threads=busy_threads(settings) + 4)  # + the sweeps and main thread
     sender = senders.from_settings(settings)
     return Services(
         settings=settings,
@@ -86,9 +86,16 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     )
 
 
+def busy_threads(settings: Settings) -> int:
+    """The most threads of one process that may talk to Redis or SQL at once: a web process's request threads, or
+    a worker's follow-up wave with a batch's sends (a confirm finished during a wave)."""
+    return max(settings.server.threads, settings.worker.followup_concurrency + settings.outbound.concurrency)
+
+
 def redis_pool_size(settings: Settings) -> int:
-    """Bounded, never short: a web thread holds one connection at a time; the margin covers RQ and a worker's sends."""
-    return max(64, 2 * settings.server.threads + 16)
+    """Bounded, never short: each busy thread holds one connection at a time; the margin covers RQ, the heartbeat
+    and the scheduler."""
+    return max(64, 2 * settings.server.threads + 16, busy_threads(settings) + 16)
 
 
 def rules_from(settings: Settings) -> Rules:

@@ -87,10 +87,10 @@ class Heart:
         name: str,
         queues: list[Queue],
         stranded: Callable[[], object] | None = None,
-        confirmed: Callable[[], object] | None = None,
+        inboxes: Callable[[], object] | None = None,
     ) -> None:
         self.client, self.name, self.queues, self.stranded = client, name, queues, stranded
-        self.confirmed = confirmed  # the sweep of the inboxes (sms_gateway.batches.recover)
+        self.inboxes = inboxes  # the sweep of the inboxes (sms_gateway.batches.recover)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kontor-heartbeat", daemon=True)
 
@@ -110,12 +110,20 @@ class Heart:
                 beat(self.client, self.name)
                 if ticks % max(1, SWEEP_SECONDS // BEAT_SECONDS) == 0:
                     recover_orphans(self.client, self.queues, is_alive(self.client))
-                    if self.confirmed is not None:
-                        self.confirmed()
+                    self._sweep_inboxes()
                     self._sweep_stranded()
             except redis.RedisError as exc:  # Redis away: beat again when it is back
                 log.warning("worker heartbeat failed: %s", exc)
             ticks += 1
+
+    def _sweep_inboxes(self) -> None:
+        """Whatever goes wrong there must not stop the beats (a worker that stops beating loses its batches)."""
+        if self.inboxes is None:
+            return
+        try:
+            self.inboxes()
+        except Exception as exc:  # noqa: BLE001 - logged; the next sweep tries again
+            log.warning("sweep of the inboxes failed: %s", exc)
 
     def _sweep_stranded(self) -> None:
         """SQL away must not stop the beats: a worker that stops beating has its jobs taken from it."""
@@ -142,7 +150,7 @@ def run(services: Services, burst: bool = False) -> None:
         name,
         queues,
         stranded=lambda: sweeper.sweep(services, grace),
-        confirmed=lambda: batches.recover(services, name),
+        inboxes=lambda: batches.recover(services, name),
     )
     heart.start()
     try:

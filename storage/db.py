@@ -12,16 +12,19 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """SQLite gets WAL, a busy timeout and real transactions so web and worker processes can share the file."""
+def make_engine(url: str, threads: int = 10) -> Engine:
+    """SQLite gets WAL, a busy timeout and real transactions so web and worker processes can share the file.
+    `threads`: how many of this process's threads may hold a connection at once (the pool grows to it, then
+    shrinks back to 5)."""
+    overflow = max(5, threads - 5)
     if url.startswith("sqlite"):
         if "///" in url:
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=5, max_overflow=overflow)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=overflow)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]  # DBAPI objects are untyped

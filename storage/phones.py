@@ -223,7 +223,7 @@ class PhoneStore:
     ) -> None:
         """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock.
 
-        `before` adds commands (the dialog's jobs) that travel ahead of the save in the same round trip; with
+        `before` adds commands (the dialog's effects: the confirmed request's push) that travel ahead of the save in the same round trip; with
         `wait_ms` the round trip ends with WAIT, and without a replica's acknowledgement the save is undone and
         Unreplicated raised (the caller answers "send it again").
         """
@@ -255,12 +255,12 @@ class PhoneStore:
         keys: list[str],
         args: list[str | int],
         wait: bool = False,
-    ) -> list[Any]:  # the replies of every command: RQ's, the save's, WAIT's
+    ) -> list[Any]:  # the replies of every command: the caller's, the save's, WAIT's
         """One pipeline: the caller's commands, the save by SHA (loaded again if Redis restarted)[, WAIT]."""
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)
             before(pipe)
-            if wait:  # RQ turned the pipeline into MULTI/EXEC, where WAIT never blocks: a plain one.
+            if wait:  # never MULTI/EXEC, where WAIT would not block: a plain pipeline, in order
                 pipe.explicit_transaction = False  # in order, so a save never lands without the jobs before it
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             if wait:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from adapters.http import pooled_session
+from adapters.http import POOL_SIZE, pooled_session
 from adapters.senders import (
     AccountError,
     MediaAccess,
@@ -69,10 +69,10 @@ class KavenegarSender:
     name = "kavenegar"
     media = MediaAccess()  # Kavenegar carries no MMS
 
-    def __init__(self, api_key: str, sender: str, api_base_url: str) -> None:
+    def __init__(self, api_key: str, sender: str, api_base_url: str, pool: int = POOL_SIZE) -> None:
         self.number = sender
         self._base = f"{api_base_url.rstrip('/')}/v1/{api_key}/sms"
-        self._http = pooled_session()  # a batch's SMS go out concurrently: keep that many connections, not 10
+        self._http = pooled_session(pool)  # a batch's SMS go out concurrently: keep that many connections, not 10
 
     def _call(self, method: str, params: dict[str, str]) -> tuple[int, str, list[dict[str, Any]]]:
         """One API call: Kavenegar's `return.status`, `return.message` and `entries`."""
@@ -122,4 +122,4 @@ def from_settings(settings: Settings) -> KavenegarSender:
     k = settings.kavenegar
     if k is None or not (k.api_key and k.sender):
         raise ValueError("outbound.gateway is kavenegar: set kavenegar.api_key and kavenegar.sender")
-    return KavenegarSender(k.api_key, k.sender, k.api_base_url)
+    return KavenegarSender(k.api_key, k.sender, k.api_base_url, max(POOL_SIZE, settings.outbound.concurrency))

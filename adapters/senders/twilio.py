@@ -11,7 +11,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from adapters.http import pooled_session
+from adapters.http import POOL_SIZE, pooled_session
 from adapters.senders import (
     AccountError,
     MediaAccess,
@@ -64,9 +64,11 @@ class TwilioSender:
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "") -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "", pool: int = POOL_SIZE
+    ) -> None:
         http = BaseUrlHttpClient(api_base_url, timeout=10) if api_base_url else TwilioHttpClient(timeout=10)
-        http.session = pooled_session()  # a batch's SMS go out concurrently: keep that many connections, not 6
+        http.session = pooled_session(pool)  # a batch's SMS go out concurrently: keep that many connections, not 6
         self.client = Client(account_sid, auth_token, http_client=http)
         self.number = from_number
         prefixes = tuple(sorted(p.rstrip("/") + "/" for p in {TWILIO_API, api_base_url} if p))
@@ -105,4 +107,5 @@ def from_settings(settings: Settings) -> TwilioSender:
     t = settings.twilio
     if not (t.account_sid and t.auth_token):
         raise ValueError("outbound.gateway is twilio: set twilio.account_sid and twilio.auth_token")
-    return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url)
+    pool = max(POOL_SIZE, settings.outbound.concurrency)
+    return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url, pool)
