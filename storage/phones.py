@@ -223,9 +223,9 @@ class PhoneStore:
     ) -> None:
         """Save (or delete, when the dialog ended) and unlock, only if we still hold the lock.
 
-        `before` adds commands (the dialog's effects: the confirmed request's push) that travel ahead of the save in the same round trip; with
-        `wait_ms` the round trip ends with WAIT, and without a replica's acknowledgement the save is undone and
-        Unreplicated raised (the caller answers "send it again").
+        `before` adds commands (the dialog's effects: the confirmed request's push) that travel ahead of the save
+        in the same round trip; with `wait_ms` the round trip ends with WAIT, and without a replica's
+        acknowledgement the save is undone and Unreplicated raised (the caller answers "send it again").
         """
         keys = [self.key(phone, "s"), self.key(phone, "lock")]
         args: list[str | int] = [token, stored.encode(), self.ttl]
