@@ -103,7 +103,8 @@ def _drain(
             inbox.done(me)
             done += len(batch)
             if time.monotonic() > until or (first and services.confirmed.waiting()):
-                inbox.kick()  # a new job goes on, after the main queue's
+                if inbox.waiting():
+                    inbox.kick()  # a new job goes on with the rest, after the main queue's
                 break
     return done
 
