@@ -10,18 +10,19 @@ in `kontor jobs failed`: one bad request never holds back the others, and every 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+import redis
 from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ DRAIN_SECONDS = 30  # a batch job drains this long at most, then queues the next
 DRAINING = threading.Lock()  # held while this process runs a confirmed batch job (its heartbeat reads it)
 FOLLOWING = threading.Lock()  # held while this process runs a follow-up batch job
 TRACKING_LOOK_SECONDS = 0.02  # while a wave of follow-ups waits, how often it looks for a confirmed request
-WAVE_GRACE_SECONDS = 60.0  # an interrupted job waits this long for its wave (longer than an outside system's calls)
+WAVE_GRACE_SECONDS = 40.0  # an interrupted job waits this long for its wave; with the job's 120 s, under RQ's 180 s
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,17 @@ def finish_confirmed(_job_id: str = "") -> int:
     return finish_confirmed_here(bootstrap.services())
 
 
-def finish_confirmed_here(services: runtime.Services, seconds: float = DRAIN_SECONDS) -> int:
-    """The confirmed requests' drain (`seconds` 0: one batch, then a job of its own goes on with the rest), also run
-    by a follow-up job that saw one waiting (no wait for its turn in RQ)."""
-    size = services.settings.worker.batch_size
-    return _drain(services, services.confirmed, DRAINING, size, partial(finish_batch, services), seconds=seconds)
+def finish_confirmed_here(services: runtime.Services, nested: bool = False) -> int:
+    """The confirmed requests' drain; `nested`: by a follow-up job that saw one waiting (no wait for its turn in
+    RQ): one batch, and the queued job's kick left alone (that job goes on with the rest)."""
+    size, work, alone = (
+        services.settings.worker.batch_size,
+        partial(finish_batch, services),
+        partial(alone_raw, services),
+    )
+    if nested:
+        return _drain(services, services.confirmed, DRAINING, size, work, alone, seconds=0, clear_kick=False)
+    return _drain(services, services.confirmed, DRAINING, size, work, alone)
 
 
 @counters.timed
@@ -77,7 +84,8 @@ def process_followups(_job_id: str = "") -> int:
     many."""
     services = bootstrap.services()
     size = services.settings.worker.followup_concurrency
-    return _drain(services, services.followups, FOLLOWING, size, partial(followup_batch, services), first=True)
+    work, alone = partial(followup_batch, services), partial(process_alone, services)
+    return _drain(services, services.followups, FOLLOWING, size, work, alone, first=True)
 
 
 def _drain(
@@ -86,20 +94,24 @@ def _drain(
     lock: threading.Lock,
     size: int,
     work: Callable[[list[str]], None],
+    alone: Callable[[list[str]], None],
     first: bool = False,
     seconds: float = DRAIN_SECONDS,
+    clear_kick: bool = True,
 ) -> int:
     """Take batches until the inbox is empty (or `seconds` passed, or, with `first`, a confirmed request waits).
 
-    A batch this job could not finish (Redis away mid-batch) stays taken by this worker: the next batch job here
-    takes it first (Inbox.take), its heartbeat gives it back once no such job runs here (`lock`), and a dead
-    worker's is given back by the others."""
+    A batch this job could not finish because Redis went away (or its time ran out) stays taken by this worker:
+    the next batch job here takes it first (Inbox.take), its heartbeat gives it back once no such job runs here
+    (`lock`), and a dead worker's is given back by the others. A batch that fails for any other reason goes on
+    item by item in jobs of their own (`alone`), so one bad item can never hold the inbox back."""
     me = claimer()
     done, until = 0, time.monotonic() + seconds
     with lock:
-        inbox.started()  # an item pushed from now on queues a job of its own; one pushed before is drained here
+        if clear_kick:  # an item pushed from now on queues a job of its own; one pushed before is drained here
+            inbox.started()
         while batch := inbox.take(me, size):
-            work(batch)
+            _work_or_alone(batch, work, alone)
             inbox.done(me)
             done += len(batch)
             if time.monotonic() > until or (first and services.confirmed.waiting()):
@@ -107,6 +119,16 @@ def _drain(
                     inbox.kick()  # a new job goes on with the rest, after the main queue's
                 break
     return done
+
+
+def _work_or_alone(batch: list[str], work: Callable[[list[str]], None], alone: Callable[[list[str]], None]) -> None:
+    try:
+        work(batch)
+    except (JobTimeoutException, redis.ConnectionError, redis.TimeoutError):
+        raise  # the batch stays taken: the next job here takes it first
+    except Exception as exc:  # noqa: BLE001 - whatever it is, each item goes on alone and a failure shows there
+        log.error("a batch of %d failed (%s): each item goes on in a job of its own", len(batch), exc)
+        alone(batch)
 
 
 def recover(services: runtime.Services, me: str) -> int:
@@ -165,12 +187,36 @@ def _readable(batch: list[str]) -> tuple[list[ConfirmedRequest], list[Any]]:
 
 
 def hand_off(services: runtime.Services, payloads: list[Any]) -> None:
-    """Requests to finish one job each (the job id is the dialog's, so a request handed twice runs once)."""
+    """Requests to finish one job each (the job id is the dialog's, or the unreadable item's digest: a request
+    handed twice runs once)."""
     pipe = services.redis.pipeline()
     for payload in payloads:
-        dialog = payload.get("dialog_id", "") if isinstance(payload, dict) else ""
-        name = job_id("finish", dialog) if dialog else f"finish-unreadable-{secrets.token_hex(6)}"
+        dialog = payload.get("dialog_id") if isinstance(payload, dict) else None
+        if isinstance(dialog, str) and dialog:
+            name = job_id("finish", dialog)
+        else:
+            name = "finish-unreadable-" + hashlib.sha256(repr(payload).encode()).hexdigest()[:16]
         runtime.enqueue(services, "sms_gateway.jobs.finish_request", payload, name, pipeline=pipe)
+    pipe.execute()
+
+
+def alone_raw(services: runtime.Services, batch: list[str]) -> None:
+    """A confirmed batch that failed: each request (read as far as it can be) in a finish_request job of its own."""
+    payloads: list[Any] = []
+    for raw in batch:
+        try:
+            payloads.append(json.loads(raw))
+        except ValueError:
+            payloads.append(raw)
+    hand_off(services, payloads)
+
+
+def process_alone(services: runtime.Services, dialog_ids: list[str]) -> None:
+    """Follow-ups in a process_request job each (the job id is the dialog's), retried with backoff."""
+    pipe = services.redis.pipeline()
+    for dialog_id in dialog_ids:
+        name = job_id("process", dialog_id)
+        runtime.enqueue(services, "sms_gateway.jobs.process_request", dialog_id, name, services.followup, pipe)
     pipe.execute()
 
 
@@ -239,18 +285,27 @@ def followup_batch(services: runtime.Services, dialog_ids: list[str]) -> None:
             failed.append(dialog_id)
 
     wave = pool("followup", services.settings.worker.followup_concurrency)
-    started = [wave.submit(one, dialog_id) for dialog_id in dict.fromkeys(dialog_ids)]
+    started: list[Future[None]] = []
     try:
-        waiting = set(started)
-        while waiting:
-            waiting = wait(waiting, timeout=TRACKING_LOOK_SECONDS).not_done
-            if services.confirmed.waiting() and not DRAINING.locked():  # locked: a drain of this process is on it
-                finish_confirmed_here(services, seconds=0)  # one batch at a time: the wave's job keeps its time
-    finally:  # the wave's threads end before this job does: none goes on sending behind a job that ended
+        started += [wave.submit(one, dialog_id) for dialog_id in dict.fromkeys(dialog_ids)]
+        _wait_finishing_confirms(services, set(started))
+    finally:  # the wave's threads end before this job does (bounded: an interrupted job does not wait forever)
         wait(started, timeout=WAVE_GRACE_SECONDS)
     if failed:
-        pipe = services.redis.pipeline()
-        for dialog_id in failed:
-            name = job_id("process", dialog_id)
-            runtime.enqueue(services, "sms_gateway.jobs.process_request", dialog_id, name, services.followup, pipe)
-        pipe.execute()
+        process_alone(services, failed)
+
+
+def _wait_finishing_confirms(services: runtime.Services, waiting: set[Future[None]]) -> None:
+    """Wait for a wave, finishing any confirmed request that arrives meanwhile (a failure there leaves the confirm
+    to its own job and the wave goes on)."""
+    looking = True
+    while waiting:
+        waiting = wait(waiting, timeout=TRACKING_LOOK_SECONDS).not_done
+        if looking and services.confirmed.waiting() and not DRAINING.locked():  # locked: a drain here is on it
+            try:
+                finish_confirmed_here(services, nested=True)
+            except JobTimeoutException:
+                raise
+            except Exception as exc:  # noqa: BLE001 - logged; the confirmed batch stays with its own job
+                log.warning("a confirm could not be finished during follow-ups (%s): left to its own job", exc)
+                looking = False

@@ -16,6 +16,8 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,7 @@ log = logging.getLogger("kontor.outbox")
 THROTTLE_WAIT_SECONDS = 5.0
 # Throttled and throttle live in sms_gateway.throttle; named here too, where the outbox's callers look for them.
 __all__ = ["UNFINISHED", "Throttled", "deliver", "throttle"]
-CLAIM_SECONDS = 180  # longer than a job may run (120 s): an older claim is stale even if its claimer still lives
+CLAIM_SECONDS = 180  # longer than a job may run (120 s, then the graces of an interrupted batch: 40 s at most)
 RECONCILE_SLACK = timedelta(minutes=10)  # the gateway's clock and ours may differ a little
 UNFINISHED = (PENDING, SENDING, UNCERTAIN)
 
@@ -70,16 +72,36 @@ _TOKEN = secrets.token_hex(4)
 
 
 def claim_is_stale(client: redis.Redis, owed: Owed, now: datetime, me: str | None = None) -> bool:
-    """Nobody is sending it now: the claim is ours (our own send ended unrecorded), its worker no longer beats,
-    or it is older than any job may run (a claimer that is not a worker has no heartbeat: time decides).
-    `me` "" = judged from outside any send (the sweep, whose own worker may be sending it right now)."""
-    if (
-        owed.claimed_by == (claimer() if me is None else me)
-        or owed.claimed_at is None
-        or now - owed.claimed_at > timedelta(seconds=CLAIM_SECONDS)
-    ):
+    """Nobody is sending it now: the claim is ours and no thread of this process is sending it (our own send ended
+    unrecorded), its worker no longer beats, or it is older than any job may run (a claimer that is not a worker
+    has no heartbeat: time decides). `me` "" = judged from outside any send (the sweep, whose own worker may be
+    sending it right now)."""
+    if owed.claimed_by == (claimer() if me is None else me):
+        return not in_flight(owed.id)  # a thread of ours outliving an interrupted job may still be sending it
+    if owed.claimed_at is None or now - owed.claimed_at > timedelta(seconds=CLAIM_SECONDS):
         return True
     return owed.claimed_by.startswith("kontor.") and not is_alive(client)(owed.claimed_by)
+
+
+_IN_FLIGHT: set[int] = set()  # messages a thread of this process is sending right now
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+@contextmanager
+def sending(message_id: int) -> Iterator[None]:
+    """Mark a message as being sent by this process for the time of the send (claim_is_stale reads it)."""
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.add(message_id)
+    try:
+        yield
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(message_id)
+
+
+def in_flight(message_id: int) -> bool:
+    with _IN_FLIGHT_LOCK:
+        return message_id in _IN_FLIGHT
 
 
 @counters.timed
@@ -210,7 +232,8 @@ def attempt(services: runtime.Services, owed: Owed) -> Ending:
 def _send_claimed(services: runtime.Services, owed: Owed) -> TransientSendError | None:
     """Send our claimed message and record the end; a transient error is recorded, then returned to raise."""
     try:
-        ending = attempt(services, owed)
+        with sending(owed.id):
+            ending = attempt(services, owed)
     except BaseException:  # killed by the job timeout, or a bug: the gateway may have it
         _settle(services, owed.id, UNCERTAIN, error="interrupted during the send")
         raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from typing import cast
 
 import redis
@@ -27,14 +27,14 @@ from sms_gateway.outbox import (
     attempt,
     claimer,
     delivery_job_id,
+    sending,
 )
 from sms_gateway.pools import pool
 from sms_gateway.throttle import Throttled, throttle
 from storage.models import PENDING, SENDING, SUPPRESSED, UNCERTAIN, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
-INTERRUPTED = Ending(UNCERTAIN, {"error": "interrupted during the send"})
-SEND_GRACE_SECONDS = 30.0  # longer than any gateway's read timeout (10 s): a send under way ends within it
+SEND_GRACE_SECONDS = 20.0  # longer than any gateway's read timeout (10 s): a send under way ends within it
 
 
 def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
@@ -99,29 +99,32 @@ def _send(services: runtime.Services, claimed: list[Owed]) -> dict[int, Ending]:
 
     A thread that fails records what it met (a failure before the send: pending; during it: uncertain, so the
     gateway is asked before any resend); it never cuts the others short. When this job itself is interrupted
-    (its timeout), sends not begun are stopped (pending) and those under way are waited for, up to the
-    gateway's own timeout, so no thread goes on sending behind a row already recorded."""
+    (its timeout), sends not begun are stopped (pending) and those under way are waited for, longer than the
+    gateway's own timeout; one still going after that is left `sending`, claimed by this live worker, so no job
+    takes it while it goes on (outbox.claim_is_stale), and it is looked up at the gateway before any resend."""
     endings: dict[int, Ending] = {}
     stop = threading.Event()
 
     def one(o: Owed) -> None:
-        try:
-            endings[o.id] = _throttled_attempt(services, o, stop)
-        except Exception as exc:  # noqa: BLE001 - a sender's bug: it may have reached the gateway
-            endings[o.id] = Ending(
-                UNCERTAIN, {"error": f"interrupted during the send: {exc}"}, UncertainSendError(str(exc))
-            )
+        with sending(o.id):
+            try:
+                endings[o.id] = _throttled_attempt(services, o, stop)
+            except Exception as exc:  # noqa: BLE001 - a sender's bug: it may have reached the gateway
+                error = f"interrupted during the send: {exc}"
+                endings[o.id] = Ending(UNCERTAIN, {"error": error}, UncertainSendError(error))
 
-    sends = [pool("send", services.settings.outbound.concurrency).submit(one, o) for o in claimed]
+    sends: list[Future[None]] = []
     try:
+        sends += [pool("send", services.settings.outbound.concurrency).submit(one, o) for o in claimed]
         wait(sends)
     except BaseException:
         stop.set()
         wait(sends, timeout=SEND_GRACE_SECONDS)
         raise
-    finally:
-        if claimed:
-            _settle(services, [(o.id, endings.get(o.id, INTERRUPTED)) for o in claimed])
+    finally:  # a send still under way after the grace stays `sending`, ours: no job takes it while it goes on
+        ended = [(o.id, endings[o.id]) for o in claimed if o.id in endings]
+        if ended:
+            _settle(services, ended)
     return endings
 
 
@@ -151,6 +154,8 @@ def _settle(services: runtime.Services, endings: list[tuple[int, Ending]]) -> No
 def _throttled_attempt(services: runtime.Services, owed: Owed, stop: threading.Event) -> Ending:
     """The sender number's next slot (waiting a bounded time), then the send, unless the batch was stopped."""
     per_second, prefix = services.settings.outbound.per_sender_per_second, services.sessions.prefix
+    if stop.is_set():
+        return Ending(PENDING, {"error": "stopped before the send"}, TransientSendError("stopped before the send"))
     try:
         throttle(services.redis, services.sms.number, per_second, THROTTLE_WAIT_SECONDS, prefix=prefix)
     except Throttled as exc:  # not sent: back to pending, its own job sends it when the number has room

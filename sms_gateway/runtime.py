@@ -66,7 +66,8 @@ def build(settings: Settings, at: Clock = clock.SYSTEM) -> Services:
     """Every real part, from the settings; `at` is the clock (a test may pin it)."""
     client = redis_client.connect(settings, max_connections=redis_pool_size(settings))
     ttl = settings.dialog.idle_minutes * 60 + 3600
-    engine = make_engine(settings.database_url, threads=busy_threads(settings) + 4)  # + the sweeps and main thread
+    sql_threads = max(settings.server.threads, settings.worker.followup_concurrency) + 4  # + main thread and sweeps
+    engine = make_engine(settings.database_url, threads=sql_threads)  # a batch's sending threads use no SQL
     sender = senders.from_settings(settings)
     return Services(
         settings=settings,

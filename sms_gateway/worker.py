@@ -64,7 +64,11 @@ def recover_orphans(client: redis.Redis, queues: list[Queue], alive: Callable[[s
     for queue in queues:
         registry = StartedJobRegistry(queue=queue)
         for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
-            owner = Execution.fetch(execution_id, job_id, connection=client).worker_name
+            try:
+                owner = Execution.fetch(execution_id, job_id, connection=client).worker_name
+            except ValueError:  # its execution expired: RQ's own cleanup moves the entry to the failed jobs
+                log.warning("started job %s has no execution record any more: left to RQ's cleanup", job_id)
+                continue
             if not owner or alive(owner):
                 continue
             if not client.zrem(registry.key, f"{job_id}:{execution_id}"):
@@ -114,6 +118,8 @@ class Heart:
                     self._sweep_stranded()
             except redis.RedisError as exc:  # Redis away: beat again when it is back
                 log.warning("worker heartbeat failed: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - anything else must not stop the beats either: logged
+                log.exception("worker heartbeat's sweep failed: %s", exc)
             ticks += 1
 
     def _sweep_inboxes(self) -> None:

@@ -122,4 +122,9 @@ def from_settings(settings: Settings) -> KavenegarSender:
     k = settings.kavenegar
     if k is None or not (k.api_key and k.sender):
         raise ValueError("outbound.gateway is kavenegar: set kavenegar.api_key and kavenegar.sender")
-    return KavenegarSender(k.api_key, k.sender, k.api_base_url, max(POOL_SIZE, settings.outbound.concurrency))
+    return KavenegarSender(
+        k.api_key,
+        k.sender,
+        k.api_base_url,
+        max(POOL_SIZE, settings.outbound.concurrency + settings.worker.followup_concurrency),
+    )

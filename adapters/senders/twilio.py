@@ -107,5 +107,5 @@ def from_settings(settings: Settings) -> TwilioSender:
     t = settings.twilio
     if not (t.account_sid and t.auth_token):
         raise ValueError("outbound.gateway is twilio: set twilio.account_sid and twilio.auth_token")
-    pool = max(POOL_SIZE, settings.outbound.concurrency)
+    pool = max(POOL_SIZE, settings.outbound.concurrency + settings.worker.followup_concurrency)
     return TwilioSender(t.account_sid, t.auth_token, t.from_number, t.api_base_url, pool)

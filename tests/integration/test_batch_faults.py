@@ -8,9 +8,11 @@ import time
 
 import pytest
 import redis
+from rq.registry import StartedJobRegistry
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 
-from sms_gateway import batches, outbox, outbox_batch
+from sms_gateway import batches, outbox, outbox_batch, worker
 from sms_gateway.outbox import claimer
 from storage.models import OutboundMessage, Request
 from tests.integration.conftest import new_phone
@@ -114,3 +116,64 @@ def test_a_failing_send_thread_never_leaves_another_sending_behind_a_recorded_ro
     assert f"deliver-{b_id}" in services.queue.job_ids
     outbox.deliver(b_id)
     assert len(twilio.to(b["mobile"])) == 1 and len(twilio.to(a["mobile"])) == 1  # each once
+
+
+def test_a_batch_that_fails_every_time_goes_on_item_by_item_and_holds_nobody_back(world) -> None:
+    services, twilio = world
+    good = [confirmed_payload(new_phone()) for _ in range(3)]
+    services.confirmed.push([json.dumps({"dialog_id": 5})] + [json.dumps(p) for p in good])  # not a request at all
+    batches.finish_confirmed()
+    assert services.redis.llen(services.confirmed.taken_key(claimer())) == 0  # nothing left to block the inbox
+    later = confirmed_payload(new_phone())
+    push(services, later)
+    batches.finish_confirmed()
+    assert set(statuses(services, [later])) == {later["dialog_id"]}  # the next request is not held back
+    worker.run(services, burst=True)  # the handed-off items run as finish_request jobs of their own
+    assert set(statuses(services, good)) == {p["dialog_id"] for p in good}
+    assert all(len(twilio.to(p["mobile"])) == 2 for p in [*good, later])  # tracking number and outcome, once each
+    retried = services.queue.job_ids + services.queue.scheduled_job_registry.get_job_ids()
+    assert any(j.startswith("finish-unreadable-") for j in retried)  # the bad item waits in a job that shows it
+
+
+def test_a_wave_thread_outliving_its_job_is_not_sent_again_by_the_next_job(world, monkeypatch) -> None:
+    services, twilio = world
+    p = confirmed_payload(new_phone())
+    push(services, p)
+    batches.finish_confirmed()  # stored, tracking SMS sent, follow-up pushed
+    monkeypatch.setitem(worker._CURRENT, "name", "kontor.here.1.beef")  # a `kontor worker`: one claimer, all threads
+    real_send, calls = services.sms.send, []
+
+    def send(to, body, local_id=""):
+        calls.append(to)
+        if len(calls) == 1:
+            time.sleep(2.0)  # the gateway is slower than the interrupted job's grace for this one
+        return real_send(to, body, local_id=local_id)
+
+    monkeypatch.setattr(services.sms, "send", send)
+    monkeypatch.setattr(batches, "WAVE_GRACE_SECONDS", 0.3)
+    real_waiting, looks = services.confirmed.waiting, []
+
+    def waiting():
+        looks.append(1)
+        if len(looks) == 3:
+            raise JobTimeoutException("Task exceeded maximum timeout value (120 seconds)")  # the alarm, mid-wave
+        return real_waiting()
+
+    monkeypatch.setattr(services.confirmed, "waiting", waiting)
+    with pytest.raises(JobTimeoutException):
+        batches.process_followups()
+    monkeypatch.setattr(services.confirmed, "waiting", real_waiting)
+    batches.process_followups()  # the next follow-up job here takes the leftover batch first
+    time.sleep(2.5)  # the first wave's thread ends its send
+    assert len(twilio.to(p["mobile"])) == 2  # the tracking number and the outcome, once
+
+
+def test_a_started_job_whose_execution_expired_does_not_stop_the_heartbeat(world) -> None:
+    services, _ = world
+    registry = StartedJobRegistry(queue=services.queue)
+    services.redis.zadd(registry.key, {"job-x:exec-y": time.time() - 5})  # its execution hash expired first
+    heart = worker.Heart(services.redis, "kontor.here.1.cafe", [services.queue])
+    heart.start()
+    time.sleep(1.0)
+    assert heart.thread.is_alive() and services.redis.exists(worker.alive_key("kontor.here.1.cafe"))
+    heart.stop()
