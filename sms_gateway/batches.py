@@ -70,7 +70,7 @@ def finish_confirmed_here(services: runtime.Services, nested: bool = False) -> i
     size, work, alone = (
         services.settings.worker.batch_size,
         partial(finish_batch, services),
-        partial(alone_raw, services),
+        partial(finish_alone, services),
     )
     if nested:
         return _drain(services, services.confirmed, DRAINING, size, work, alone, seconds=0, clear_kick=False)
@@ -151,20 +151,13 @@ def recover(services: runtime.Services, me: str) -> int:
 def finish_batch(services: runtime.Services, batch: list[str]) -> None:
     """Store a batch in one transaction, queue its follow-ups, then send its tracking SMS concurrently.
 
-    A request that cannot be read, or a transaction that fails, sends its requests to jobs of their own
-    (finish_request, retried with backoff and kept in `kontor jobs failed`): one bad request never holds back
-    the others, and a request is stored once however many times it is tried (its dialog id is unique)."""
+    A request that cannot be read goes to a job of its own at once; a batch that fails (its transaction, say)
+    goes on request by request (`_drain`, `alone`): one bad request never holds back the others, and a request is
+    stored once however many times it is tried (its dialog id is unique)."""
     requests, unreadable = _readable(batch)
     if unreadable:
         hand_off(services, unreadable)
-    try:
-        done = store(services, requests)
-    except JobTimeoutException:
-        raise  # the job's own time is up: the batch stays taken, the next job takes it first
-    except Exception as exc:  # noqa: BLE001 - whatever it is, each request goes on alone and a failure shows there
-        log.error("a batch of %d request(s) could not be stored (%s): each goes on alone", len(requests), exc)
-        hand_off(services, [r.to_json() for r in requests])
-        return
+    done = store(services, requests)
     follow_up(services, done)
     deliver_all(services, [d.message_id for d in done])
 
@@ -173,51 +166,47 @@ def _readable(batch: list[str]) -> tuple[list[ConfirmedRequest], list[Any]]:
     """The batch's requests, one per dialog id (a repeated `1` may push one twice), and those that cannot be read."""
     requests: dict[str, ConfirmedRequest] = {}
     unreadable: list[Any] = []
-    for raw in batch:
-        data: Any = raw
+    for data in map(_loaded, batch):
         try:
-            data = json.loads(raw)
             request = ConfirmedRequest.from_json(data)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.error("a confirmed request cannot be read (%s): kept in a job of its own", exc)
-            unreadable.append(data if isinstance(data, dict) else raw)
+            unreadable.append(data)
             continue
         requests.setdefault(request.dialog_id, request)
     return list(requests.values()), unreadable
 
 
+def _loaded(raw: str) -> Any:
+    """An inbox item as JSON, or as it is when it is not JSON (it goes to a failed job for a person to read)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
 def hand_off(services: runtime.Services, payloads: list[Any]) -> None:
     """Requests to finish one job each (the job id is the dialog's, or the unreadable item's digest: a request
     handed twice runs once)."""
-    pipe = services.redis.pipeline()
+    jobs = []
     for payload in payloads:
         dialog = payload.get("dialog_id") if isinstance(payload, dict) else None
         if isinstance(dialog, str) and dialog:
-            name = job_id("finish", dialog)
+            jobs.append((payload, job_id("finish", dialog)))
         else:
-            name = "finish-unreadable-" + hashlib.sha256(repr(payload).encode()).hexdigest()[:16]
-        runtime.enqueue(services, "sms_gateway.jobs.finish_request", payload, name, pipeline=pipe)
-    pipe.execute()
+            jobs.append((payload, "finish-unreadable-" + hashlib.sha256(repr(payload).encode()).hexdigest()[:16]))
+    runtime.enqueue_many(services, "sms_gateway.jobs.finish_request", jobs)
 
 
-def alone_raw(services: runtime.Services, batch: list[str]) -> None:
+def finish_alone(services: runtime.Services, batch: list[str]) -> None:
     """A confirmed batch that failed: each request (read as far as it can be) in a finish_request job of its own."""
-    payloads: list[Any] = []
-    for raw in batch:
-        try:
-            payloads.append(json.loads(raw))
-        except ValueError:
-            payloads.append(raw)
-    hand_off(services, payloads)
+    hand_off(services, [_loaded(raw) for raw in batch])
 
 
 def process_alone(services: runtime.Services, dialog_ids: list[str]) -> None:
     """Follow-ups in a process_request job each (the job id is the dialog's), retried with backoff."""
-    pipe = services.redis.pipeline()
-    for dialog_id in dialog_ids:
-        name = job_id("process", dialog_id)
-        runtime.enqueue(services, "sms_gateway.jobs.process_request", dialog_id, name, services.followup, pipe)
-    pipe.execute()
+    jobs: list[tuple[object, str]] = [(d, job_id("process", d)) for d in dialog_ids]
+    runtime.enqueue_many(services, "sms_gateway.jobs.process_request", jobs, services.followup)
 
 
 def store(services: runtime.Services, requests: list[ConfirmedRequest]) -> list[Stored]:

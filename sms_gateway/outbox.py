@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import Update, update
+from sqlalchemy import update
 
 from adapters.clock import utcnow
 from adapters.senders import AccountError, PermanentSendError, TransientSendError, UncertainSendError
@@ -113,7 +113,7 @@ def deliver(message_id: int) -> None:
         return
     if owed.status == PENDING:
         if services.sessions.opted_out(owed.to):
-            _finish(services, message_id, SUPPRESSED, "opted out (STOP)")
+            close_unsent(services, [message_id], SUPPRESSED, "opted out (STOP)")
             return
         _throttle(services)
         if not _claim(services, owed):
@@ -143,37 +143,33 @@ def _throttle(services: runtime.Services) -> None:
 
 def _claim(services: runtime.Services, owed: Owed) -> bool:
     """Commit `sending`, claimed by us, before any gateway call: a compare-and-set on the state we read."""
-    with services.db.begin() as db:
-        return getattr(db.execute(claim_statement(services, owed)), "rowcount", 0) == 1
-
-
-def claim_statement(services: runtime.Services, owed: Owed) -> Update:
-    """The claim's compare-and-set: `sending`, by us, only if the row is still as we read it."""
     query = update(OutboundMessage).where(OutboundMessage.id == owed.id, OutboundMessage.status == owed.status)
     if owed.status != PENDING:
         query = query.where(OutboundMessage.claimed_by == owed.claimed_by)
-    return query.values(
-        status=SENDING,
-        claimed_by=claimer(),
-        claimed_at=utcnow(),
-        provider=services.sms.name,
-        attempts=OutboundMessage.attempts + 1,
-    )
+    with services.db.begin() as db:
+        return getattr(db.execute(query.values(**claim_values(services))), "rowcount", 0) == 1
+
+
+def claim_values(services: runtime.Services) -> dict[str, Any]:
+    """What a claim writes: `sending`, by us, now, through this gateway, one more attempt."""
+    return {
+        "status": SENDING,
+        "claimed_by": claimer(),
+        "claimed_at": utcnow(),
+        "provider": services.sms.name,
+        "attempts": OutboundMessage.attempts + 1,
+    }
 
 
 def _settle(services: runtime.Services, message_id: int, status: str, **values: Any) -> None:
     """Record how our claimed send ended (only while the claim is still ours)."""
     with services.db.begin() as db:
-        db.execute(settle_statement(message_id, status, values))
-
-
-def settle_statement(message_id: int, status: str, values: dict[str, Any]) -> Update:
-    return (
-        update(OutboundMessage)
-        .where(OutboundMessage.id == message_id, OutboundMessage.claimed_by == claimer())
-        .where(OutboundMessage.status == SENDING)
-        .values(status=status, **values)
-    )
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.claimed_by == claimer())
+            .where(OutboundMessage.status == SENDING)
+            .values(status=status, **values)
+        )
 
 
 def _reconciled(services: runtime.Services, owed: Owed) -> bool:
@@ -241,12 +237,14 @@ def _send_claimed(services: runtime.Services, owed: Owed) -> TransientSendError 
     return ending.error
 
 
-def _finish(services: runtime.Services, message_id: int, status: str, reason: str) -> None:
-    """Close a pending row without sending (opted out)."""
+def close_unsent(services: runtime.Services, message_ids: list[int], status: str, reason: str) -> None:
+    """Close pending rows without sending them (opted out)."""
+    if not message_ids:
+        return
     with services.db.begin() as db:
         db.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == PENDING)
+            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == PENDING)
             .values(status=status, error=reason)
         )
-    log.info("SMS %s %s: %s", message_id, status, reason)
+    log.info("SMS %s %s: %s", message_ids, status, reason)

@@ -17,7 +17,6 @@ from typing import cast
 import redis
 from sqlalchemy import Table, bindparam, select, update
 
-from adapters.clock import utcnow
 from adapters.senders import TransientSendError, UncertainSendError
 from sms_gateway import runtime
 from sms_gateway.outbox import (
@@ -25,7 +24,9 @@ from sms_gateway.outbox import (
     Ending,
     Owed,
     attempt,
+    claim_values,
     claimer,
+    close_unsent,
     delivery_job_id,
     sending,
 )
@@ -43,7 +44,7 @@ def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
     fresh = [o for o in owed if o.status == PENDING]
     later = [o.id for o in owed if o.status in (SENDING, UNCERTAIN)]  # the one-message path asks the gateway first
     opted = services.sessions.opted_out_many([o.to for o in fresh])
-    _suppress(services, [o.id for o, out in zip(fresh, opted, strict=True) if out])
+    close_unsent(services, [o.id for o, out in zip(fresh, opted, strict=True) if out], SUPPRESSED, "opted out (STOP)")
     claimed = _claim(services, [o for o, out in zip(fresh, opted, strict=True) if not out])
     endings = _send(services, claimed)
     later += [message_id for message_id, ending in endings.items() if ending.error is not None]
@@ -57,19 +58,6 @@ def _read(services: runtime.Services, message_ids: list[int]) -> list[Owed]:
         return sorted((Owed.of(m) for m in rows), key=lambda o: o.id)
 
 
-def _suppress(services: runtime.Services, message_ids: list[int]) -> None:
-    """Close the SMS of phones that sent STOP without sending them."""
-    if not message_ids:
-        return
-    with services.db.begin() as db:
-        db.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == PENDING)
-            .values(status=SUPPRESSED, error="opted out (STOP)")
-        )
-    log.info("SMS %s suppressed: opted out (STOP)", message_ids)
-
-
 def _claim(services: runtime.Services, owed: list[Owed]) -> list[Owed]:
     """Every message still pending claimed by us in one statement (a compare-and-set on `pending` for each row);
     those we won, told by RETURNING."""
@@ -80,13 +68,7 @@ def _claim(services: runtime.Services, owed: list[Owed]) -> list[Owed]:
             db.scalars(
                 update(OutboundMessage)
                 .where(OutboundMessage.id.in_([o.id for o in owed]), OutboundMessage.status == PENDING)
-                .values(
-                    status=SENDING,
-                    claimed_by=claimer(),
-                    claimed_at=utcnow(),
-                    provider=services.sms.name,
-                    attempts=OutboundMessage.attempts + 1,
-                )
+                .values(**claim_values(services))
                 .returning(OutboundMessage.id)
                 .execution_options(synchronize_session=False)
             )
@@ -169,7 +151,4 @@ def _throttled_attempt(services: runtime.Services, owed: Owed, stop: threading.E
 
 def _queue(services: runtime.Services, message_ids: list[int]) -> None:
     """A delivery job for each message the batch left (one round trip); the job id is the message's own."""
-    pipe = services.redis.pipeline()
-    for message_id in message_ids:
-        runtime.enqueue(services, "sms_gateway.outbox.deliver", message_id, delivery_job_id(message_id), None, pipe)
-    pipe.execute()
+    runtime.enqueue_many(services, "sms_gateway.outbox.deliver", [(m, delivery_job_id(m)) for m in message_ids])

@@ -132,7 +132,7 @@ def enqueue(
 ) -> None:
     """Every Kontor job: a JSON-safe argument, a stable id, retries with backoff, failures kept 30 days.
 
-    With a pipeline the job joins the caller's round trip (the webhook's save), so a confirm costs no extra one.
+    With a pipeline the job joins the caller's round trip (enqueue_many: several jobs, one round trip).
     """
     intervals = services.settings.worker.retry_intervals
     (queue or services.queue).enqueue_call(
@@ -145,3 +145,13 @@ def enqueue(
         failure_ttl=30 * 86400,
         pipeline=pipeline,
     )
+
+
+def enqueue_many(services: Services, function: str, jobs: list[tuple[object, str]], queue: Queue | None = None) -> None:
+    """A job of `function` for each (argument, job id), all in one round trip."""
+    if not jobs:
+        return
+    pipe = services.redis.pipeline()
+    for argument, job_id in jobs:
+        enqueue(services, function, argument, job_id, queue, pipe)
+    pipe.execute()
