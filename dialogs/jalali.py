@@ -15,7 +15,7 @@ __all__ = ["parse_reading_date", "to_jalali_str"]
 _SEPARATOR = "/\\-.\u066b,\u060c\u066c\\s"  # slash, hyphen, dot, Arabic decimal, comma, Persian comma, space
 _SHAPE = re.compile(f"[\\w{_SEPARATOR}]+")  # one class, no nested repeat: linear on any input
 _LONGEST = 40  # `۱۴ اردیبهشت ۱۴۰۵` and the like; anything longer is not a date
-_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+")
+_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+|\d+")  # other scripts' digits (², ৫): a token of their own, refused
 _FIRST_GREGORIAN_YEAR = 1900
 _CENTURY = 1400
 _JALALI_YEARS = range(1300, 1500)
@@ -73,10 +73,15 @@ def _numeric(tokens: list[str]) -> list[Candidate]:
     return [(a, int(b), int(c)), (c, int(b), int(a))]  # both orders: asked about when both make sense
 
 
+def _number(token: str) -> bool:
+    """Latin digits only (normalize made Persian and Arabic-Indic ones Latin); `²` or `৫` is no number here."""
+    return token.isascii() and token.isdigit()
+
+
 def _named(tokens: list[str], today: datetime.date) -> list[Candidate]:
     """A month written as a word: `8 Azar 1405`, `۸ آذر ۱۴۰۵`, `1405 آذر 8`."""
-    names = [t for t in tokens if not t.isdigit()]
-    numbers = [t for t in tokens if t.isdigit()]
+    names = [t for t in tokens if not _number(t)]
+    numbers = [t for t in tokens if _number(t)]
     if len(names) != 1 or names[0] not in _MONTHS or len(numbers) != 2:
         raise Refused("date_format")
     month = _MONTHS[names[0]]
@@ -94,7 +99,7 @@ def _candidates(text: str, today: datetime.date) -> list[Candidate]:
     if not text or len(text) > _LONGEST or "_" in text or not _SHAPE.fullmatch(text):
         raise Refused("date_format")
     tokens = _TOKEN.findall(text)
-    found = _numeric(tokens) if all(t.isdigit() for t in tokens) else _named(tokens, today)
+    found = _numeric(tokens) if all(_number(t) for t in tokens) else _named(tokens, today)
     return [c for c in found if len(c[0]) <= 2 or int(c[0]) in _JALALI_YEARS or int(c[0]) in _GREGORIAN_YEARS]
 
 

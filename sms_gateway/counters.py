@@ -91,7 +91,8 @@ def timed(job: Callable[P, R]) -> Callable[P, R]:
         except OutsideSystemUnavailable:
             result = "unavailable"
             raise
-        finally:
-            JOB_SECONDS.labels(job.__name__, result).observe(time.perf_counter() - started)
+        finally:  # a metrics file that cannot be written never fails the job or hides its own error
+            seconds = time.perf_counter() - started
+            _quietly(lambda: JOB_SECONDS.labels(job.__name__, result).observe(seconds))
 
     return run

@@ -31,8 +31,8 @@ from storage.models import OutboundMessage
 
 def sms_of(sender: str, line: str) -> Sms:
     """A typed line as one SMS; `/mms URL [TYPE]` is an MMS photo with no text."""
-    if line.startswith("/mms "):
-        parts = line.split()
+    parts = line.split()
+    if parts[:1] == ["/mms"] and len(parts) > 1:
         return Sms(sender, media=[(parts[1], parts[2] if len(parts) > 2 else "image/jpeg")])
     return Sms(sender, line)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import typing
@@ -233,6 +234,13 @@ class Ussd:
     allow_from: list[str] = field(default_factory=list)  # the aggregator's addresses or networks; empty = any
     answer_seconds: float = 8.0  # a screen not ready by then is a "try again" END (aggregators give up near 15 s)
 
+    def __post_init__(self) -> None:
+        for net in self.allow_from:  # refused at start, not on every callback
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"ussd.allow_from: {net!r} is not an address or network ({exc})") from exc
+
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
@@ -315,6 +323,9 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
+_MADE_FROM_ENV = ("ussd",)  # top-level sections whose every key has a default: the environment alone may turn them on
+
+
 class _Refused:
     """A YAML value no hook may pass on (a bool where a number is wanted): dacite then names the key."""
 
@@ -359,7 +370,7 @@ def _override(raw: dict[str, object], where: tuple[str, ...], value: str) -> Non
     for depth, name in enumerate(where[:-1]):
         if not isinstance(section, dict):
             return
-        if depth and section.get(name) is None:
+        if section.get(name) is None and (depth or name in _MADE_FROM_ENV):
             section[name] = {}
         section = section.get(name)
     if isinstance(section, dict):
@@ -419,14 +430,14 @@ def webhook_token(settings: Settings) -> str:
     return settings.twilio.auth_token or local_secret(settings.data_path / "local_auth_token")
 
 
-def local_secret(path: Path) -> str:
+def local_secret(path: Path, nbytes: int = 16) -> str:
     """The secret in `path`, made once: mode 0600 from its first byte, and the first of racing writers wins."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")  # one per writer, thread or process
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(16))
+            out.write(secrets.token_hex(nbytes))
         try:
             os.link(tmp, path)  # never replaces: a secret another process already uses stays
         except FileExistsError:

@@ -81,7 +81,7 @@ def owe_replies(services: Services, inbound: Inbound, replies: list[str]) -> Non
 def record_delivery(services: Services, values: dict[str, str]) -> int:
     """The report's status on the message Kavenegar sent under this id; a final status is never overwritten."""
     provider_id, status = str(values.get("messageid", "")).strip()[:64], str(values.get("status", "")).strip()
-    state = DELIVERY.get(int(status)) if status.isdigit() and len(status) < 4 else None
+    state = DELIVERY.get(int(status)) if status.isascii() and status.isdigit() and len(status) < 4 else None
     if not provider_id or state is None:
         return 0
     with services.db.begin() as db:

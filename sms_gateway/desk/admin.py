@@ -87,7 +87,8 @@ def users_page() -> Any:
         try:
             with current().db.begin() as db:
                 if action == "disable":
-                    disable_user(db, name, g.user.name, g.now)
+                    if name == g.user.name or not disable_user(db, name, g.user.name, g.now):  # never the last admin
+                        raise ValueError(i18n.word("not_found", g.lang))
                 else:
                     add_user(
                         db, name, request.form.get("role", ""), request.form.get("password", ""), g.user.name, g.now

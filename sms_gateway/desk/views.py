@@ -35,10 +35,10 @@ def _jalali_arg(name: str) -> jdatetime.date | None:
 def queue_page() -> Any:
     """Flagged requests, oldest first, with their reason and how long they have waited."""
     status = request.args.get("status", "under_review")
-    company = request.args.get("company", "").strip()
+    company = latin_digits(request.args.get("company", "")).strip()  # Persian digits as typed
     wanted = queries.QueueFilter(
         status if status in STATUSES else "",
-        company if company.isdigit() else "",
+        company if company.isascii() and company.isdigit() else "",
         _jalali_arg("from"),
         _jalali_arg("to"),
     )

@@ -36,7 +36,8 @@ PARTS_SECONDS = 3600  # parts of a concatenated message wait this long for the o
 UNACKED_SECONDS = 3600  # a dedupe key outlives a lost acknowledgement by this long at most
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A PDU field as text, whatever bytes the SMSC put there."""
     return value.decode("latin-1") if isinstance(value, bytes) else str(value or "")
 
 
@@ -65,9 +66,9 @@ def _receive(services: Services, pdu: Any) -> tuple[int, Callable[[], None]]:
     if pdu.esm_class & codec.RECEIPT:
         text = codec.decode(pdu.data_coding or 0, pdu.short_message or getattr(pdu, "message_payload", None) or b"")
         state = getattr(pdu, "message_state", None)
-        receipts.keep(services, *receipts.parse(text, _text(getattr(pdu, "receipted_message_id", "")), state))
+        receipts.keep(services, *receipts.parse(text, text_of(getattr(pdu, "receipted_message_id", "")), state))
         return OK, lambda: None
-    source, destination, part = _text(pdu.source_addr), _text(pdu.destination_addr), part_of(pdu)
+    source, destination, part = text_of(pdu.source_addr), text_of(pdu.destination_addr), part_of(pdu)
     where = f"{PREFIX}:concat:" + _digest(source, destination, part.ref, part.total)
     payload = _assemble(services.redis, where, part) if part.total > 1 else part.payload
     if payload is None:
@@ -118,9 +119,10 @@ def _assemble(client: redis.Redis, where: str, part: codec.Part) -> bytes | None
     pipe.expire(where, PARTS_SECONDS)
     pipe.hgetall(where)
     stored = pipe.execute()[-1]
-    if len(stored) < part.total:
+    wanted = [str(i).encode() for i in range(1, part.total + 1)]
+    if any(key not in stored for key in wanted):  # counted by number, not by how many: a stray part fills nothing
         return None
-    return b"".join(stored.get(str(i).encode(), b"") for i in range(1, part.total + 1))
+    return b"".join(stored[key] for key in wanted)
 
 
 def _digest(*fields: object) -> str:

@@ -116,11 +116,15 @@ class Outbound:
         if sequence not in self.outstanding:
             return
         item_id, index, _ = self.outstanding.pop(sequence)
-        p = self.pending[item_id]
+        p = self.pending.get(item_id)
+        if p is None:  # the item ended already: another of its parts was refused for good
+            return
         if status == 0:
             p.ids[index] = smsc_id
-            self.client.hset(parts_key(item_id), str(index), smsc_id)
-            self.client.expire(parts_key(item_id), PART_MAP_SECONDS)
+            pipe = self.client.pipeline()
+            pipe.hset(parts_key(item_id), str(index), smsc_id)
+            pipe.expire(parts_key(item_id), PART_MAP_SECONDS)
+            pipe.execute()
             if len(p.ids) == len(p.parts):
                 self._finish(p, "")
         elif status in RETRY_STATUSES:
@@ -171,3 +175,5 @@ class Outbound:
         if error:
             log.error("SMS to %s failed for good: %s", mask_digits(p.item.to), error)
         self.pending.pop(p.item.id, None)
+        self.ready = deque(r for r in self.ready if r[0] != p.item.id)  # its other parts go nowhere now
+        self.delayed = [d for d in self.delayed if d[1] != p.item.id]

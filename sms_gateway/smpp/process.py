@@ -95,7 +95,7 @@ class Session:
             self.link.respond(pdu, status)
             after()
         elif command in ("submit_sm_resp", "generic_nack"):
-            smsc_id = pdu.message_id.decode() if isinstance(getattr(pdu, "message_id", None), bytes) else ""
+            smsc_id = inbound.text_of(getattr(pdu, "message_id", b""))  # any bytes: never a loop of resubmits
             self.outbound.answered(
                 pdu.sequence, int(pdu.status or 0) or (0x08 if command == "generic_nack" else 0), smsc_id
             )

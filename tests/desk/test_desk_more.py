@@ -54,6 +54,17 @@ def test_an_admin_adds_and_disables_people_and_a_disabled_session_ends(desk: Des
     assert "user_added" in audit and "user_disabled" in audit
 
 
+def test_an_admin_cannot_disable_themselves_or_nobody(desk: Desk) -> None:
+    admin = desk.client("ada")
+    page = admin.get("/users").get_data(as_text=True)
+    for name in ("ada", "no-such-person"):
+        admin.post("/users", data={"action": "disable", "name": name, "csrf_token": token(page)})
+    with desk.services.db() as db:
+        assert db.scalar(select(StaffUser.active).where(StaffUser.name == "ada")) is True
+    assert admin.get("/users").status_code == 200  # still an admin, still in
+    assert "user_disabled" not in admin.get("/audit").get_data(as_text=True)
+
+
 def test_the_cli_adds_from_stdin_and_refuses_a_mismatch(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KONTOR_CONFIG", str(desk.config))
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{PASSWORD}\n"))

@@ -181,6 +181,7 @@ def test_a_redelivered_message_is_answered_once(hook: Hook) -> None:
         {"from": "", "message": "", "messageid": ""},
         {"from": "0912" * 40, "messageid": "x" * 500},
         {"from": "09121234567", "message": "\x00\u200c\ufffd", "messageid": "1"},
+        {"messageid": "8792343", "status": "²"},  # a digit int() cannot read
     ],
 )
 def test_bad_input_after_the_token_is_never_a_5xx(hook: Hook, form: dict[str, str]) -> None:

@@ -110,3 +110,31 @@ def test_find_tells_never_queued_waiting_and_accepted_apart(redis_client: redis.
     publish(redis_client, item_id_of("+989121234567", "hi", "7"), "sim9")
     assert sender.find("+989121234567", "hi", since, local_id="7") == "sim9"
     assert sender.send("+989121234567", "hi", local_id="7") == "sim9" and redis_client.llen(QUEUE) == 1
+
+
+def test_parts_of_an_item_already_refused_for_good_are_dropped_not_a_crash(redis_client: redis.Redis) -> None:
+    box, clock = outbound(redis_client, per_second=1000)
+    item = Item.new("+989121234567", LONG, "w9", wait=True)
+    redis_client.rpush(QUEUE, item.dumps())
+    for seq in (1, 2):
+        part = box.next()
+        assert part is not None
+        box.sent(seq, part)
+        clock.now += 0.01
+    box.answered(1, 0x0B, "")  # the SMSC refuses the first part for good: the item ends
+    box.answered(2, 0x00, "m2")  # the answer to another part arrives after: nothing to do, no KeyError
+    clock.now += 10
+    assert box.next() is None  # its third part was not lined up any more
+    ended = outcome(redis_client, item.id, 0)
+    assert ended is not None and "0x0000000b" in ended["error"] and redis_client.llen(INFLIGHT) == 0
+
+
+def test_a_stray_part_number_never_completes_a_message(redis_client: redis.Redis) -> None:
+    from sms_gateway.smpp.codec import Part
+    from sms_gateway.smpp.inbound import _assemble
+
+    where = "kontor:{smpp}:test-parts"
+    assert _assemble(redis_client, where, Part("سلام ".encode("utf-16-be"), 7, 2, 1)) is None
+    assert _assemble(redis_client, where, Part(b"junk", 7, 2, 0)) is None  # part 0 of 2: there is no such part
+    whole = _assemble(redis_client, where, Part("دنیا".encode("utf-16-be"), 7, 2, 2))
+    assert whole is not None and whole.decode("utf-16-be") == "سلام دنیا"

@@ -61,6 +61,7 @@ def test_a_client_posts_to_the_channel_path() -> None:
         ("قرائت", "قرائت", []),
         ("/mms http://x/a.jpg", "", [("http://x/a.jpg", "image/jpeg")]),
         ("/mms http://x/a.png image/png", "", [("http://x/a.png", "image/png")]),
+        ("/mms ", "/mms ", []),  # no URL: sent as typed, not a crash of the phone
     ],
 )
 def test_the_terminal_phone_reads_a_line_as_one_sms(line: str, text: str, media: list[tuple[str, str]]) -> None:

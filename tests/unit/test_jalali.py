@@ -132,3 +132,10 @@ def test_not_a_date(text: str) -> None:
 @pytest.mark.parametrize("text", ["0" * 400 + "!", "1 " * 800 + "x", "1405/" * 300])
 def test_a_long_or_hostile_answer_is_refused_at_once(text: str) -> None:
     assert error(text).code == "date_format"  # no regex backtracking: the fuzz test's 1,600 characters included
+
+
+@pytest.mark.parametrize("text", ["8 آذر ²", "1405/09/1৫", "۱۴۰۵/۰۹/①", "²³/09/1405"])
+def test_digits_of_other_scripts_are_refused_with_a_reason_not_a_crash(text: str) -> None:
+    with pytest.raises(Refused) as refused:
+        parse_reading_date(text, TODAY)
+    assert refused.value.code == "date_format"

@@ -197,3 +197,13 @@ def test_the_webhook_is_served_by_threads_unless_one_is_asked_for(tmp_path: Path
     assert adapter._pool_maxsize == POOL_SIZE >= MAX_THREADS  # type: ignore[attr-defined]  # requests keeps it private
     biggest = load_with(tmp_path, lambda c: c["server"].update(threads=MAX_THREADS))
     assert redis_pool_size(biggest) >= 2 * MAX_THREADS
+
+
+def test_a_bad_ussd_address_is_refused_at_start_not_on_each_callback(tmp_path: Path) -> None:
+    message = refused(tmp_path, lambda c: c.update(ussd={"token": "t", "allow_from": ["10.0.0.0/33"]}))
+    assert "ussd.allow_from" in message and "10.0.0.0/33" in message
+
+
+def test_the_environment_alone_turns_ussd_on(tmp_path: Path) -> None:
+    settings = load_with(tmp_path, lambda c: c.pop("ussd", None), environ={"KONTOR_USSD_TOKEN": "from-env"})
+    assert settings.ussd.token == "from-env"
