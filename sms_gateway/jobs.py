@@ -143,6 +143,7 @@ def record(services: runtime.Services, dialog_id: str, attachments: list[dict[st
 
 
 def outcome_text(services: runtime.Services, row: Request) -> str:
+    """The SMS that tells the subscriber how their request ended (the follow-up's decision, or a reviewer's)."""
     cat, lang = services.rules.catalogue, row.language
     if row.status == "bill_issued":
         return cat.text(
@@ -152,8 +153,7 @@ def outcome_text(services: runtime.Services, row: Request) -> str:
             amount=f"{row.bill_amount:,}",
             payment_id=row.payment_id,
         )
-    if row.status == "rejected":
-        return cat.text(
-            "sms_rejected", lang, tracking=row.tracking_number, reason=cat.text(f"reason_{row.status_reason}", lang)
-        )
+    if row.status in ("rejected", "read_again"):
+        key = "sms_rejected" if row.status == "rejected" else "sms_read_again"
+        return cat.text(key, lang, tracking=row.tracking_number, reason=cat.text(f"reason_{row.status_reason}", lang))
     return cat.text("sms_under_review", lang, tracking=row.tracking_number)

@@ -28,14 +28,12 @@ from sqlalchemy import update
 from adapters.clock import utcnow
 from adapters.senders import AccountError, PermanentSendError, TransientSendError, UncertainSendError
 from sms_gateway import bootstrap, counters, runtime
-from sms_gateway.throttle import Throttled, throttle
+from sms_gateway.throttle import throttle
 from sms_gateway.worker import current_worker, is_alive
 from storage.models import FAILED, FINISHED, PENDING, SENDING, SENT, SUPPRESSED, UNCERTAIN, OutboundMessage
 
 log = logging.getLogger("kontor.outbox")
 THROTTLE_WAIT_SECONDS = 5.0
-# Throttled and throttle live in sms_gateway.throttle; named here too, where the outbox's callers look for them.
-__all__ = ["UNFINISHED", "Throttled", "deliver", "throttle"]
 CLAIM_SECONDS = 180  # longer than a job may run (120 s, then the graces of an interrupted batch: 40 s at most)
 RECONCILE_SLACK = timedelta(minutes=10)  # the gateway's clock and ours may differ a little
 UNFINISHED = (PENDING, SENDING, UNCERTAIN)

@@ -260,8 +260,6 @@ class PhoneStore:
         for attempt in (0, 1):
             pipe = self.client.pipeline(transaction=False)
             before(pipe)
-            if wait:  # never MULTI/EXEC, where WAIT would not block: a plain pipeline, in order
-                pipe.explicit_transaction = False  # in order, so a save never lands without the jobs before it
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             if wait:
                 pipe.execute_command("WAIT", 1, self.wait_ms)  # type: ignore[no-untyped-call]  # redis-py: untyped

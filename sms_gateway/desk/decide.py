@@ -15,6 +15,7 @@ from adapters.cis import REQUEST_KEYS, Submission
 from adapters.http import OutsideSystemError, OutsideSystemUnavailable
 from sms_gateway import runtime
 from sms_gateway.desk.users import audit
+from sms_gateway.jobs import outcome_text
 from sms_gateway.outbox import delivery_job_id
 from storage import repository
 from storage.models import Request
@@ -129,21 +130,8 @@ def _record(
             )
         )
         audit(db, actor, "decision", row.tracking_number, f"{action} {reason}".strip(), now)
-        text = decision_text(services, status, row.language, row.tracking_number, reason, bill)
+        text = outcome_text(services, row)  # the row as the compare-and-set left it: status, reason, bill
         return repository.owe_message(db, f"decision:{row.dialog_id}", row.mobile, text, now).id
-
-
-def decision_text(
-    services: runtime.Services, status: str, lang: str, tracking: str, reason: str, bill: Submission | None
-) -> str:
-    """The one SMS the subscriber gets about the decision, in the language of their conversation."""
-    cat = services.rules.catalogue
-    if status == "bill_issued" and bill is not None:
-        return cat.text(
-            "sms_bill_issued", lang, tracking=tracking, amount=f"{bill.amount_rials:,}", payment_id=bill.payment_id
-        )
-    key = "sms_rejected" if status == "rejected" else "sms_read_again"
-    return cat.text(key, lang, tracking=tracking, reason=cat.text(f"reason_{reason}", lang))
 
 
 def _hand_over(services: runtime.Services, message_id: int, tracking: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from adapters import clock
 from adapters.senders import TransientSendError
 from sms_gateway import bootstrap, outbox, runtime
+from sms_gateway.throttle import Throttled
 from storage import repository
 from storage.models import OutboundMessage
 from tests.support.hook import installed_services
@@ -119,6 +120,6 @@ def test_sending_is_throttled_per_sender(tmp_path: Path, redis_server: str, twil
 def test_the_throttle_waits_bounded_then_gives_up(redis_client: redis.Redis) -> None:
     waits: list[float] = []
     assert outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append) == 0
-    with pytest.raises(outbox.Throttled):
+    with pytest.raises(Throttled):
         outbox.throttle(redis_client, "+1500", 1, max_wait=0.5, sleep=waits.append)
     assert outbox.throttle(redis_client, "+1600", 1, max_wait=0.5) == 0  # another sender has its own bucket
