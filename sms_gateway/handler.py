@@ -155,7 +155,7 @@ def answer_query(services: Services, query: Query) -> Meter | list[RequestStatus
         except OutsideSystemError as exc:  # refused for good (4xx, a malformed meter): ask again, don't loop
             log.error("subscriber system refused bill %s: %s", mask_digits(query.bill_id), exc)
             return None
-    with services.db() as db:
+    with services.reader() as db:
         rows = repository.requests_of_phone(db, query.phone, query.tracking)
         return [
             RequestStatus(

@@ -66,7 +66,7 @@ class StateCollector(Collector):
             ),
         ]
         out: list[Metric] = []
-        with self.services.db() as db:
+        with self.services.reader() as db:
             for name, text, labels, query in queries:
                 family = GaugeMetricFamily(name, text, labels=labels)
                 for *values, count in db.execute(query):

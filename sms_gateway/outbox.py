@@ -127,7 +127,7 @@ def deliver(message_id: int) -> None:
 
 
 def _read(services: runtime.Services, message_id: int) -> Owed | None:
-    with services.db() as db:
+    with services.reader() as db:
         m = db.get(OutboundMessage, message_id)
         if m is None:
             return None

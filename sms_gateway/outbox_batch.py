@@ -53,7 +53,7 @@ def deliver_all(services: runtime.Services, message_ids: list[int]) -> None:
 
 
 def _read(services: runtime.Services, message_ids: list[int]) -> list[Owed]:
-    with services.db() as db:
+    with services.reader() as db:
         rows = db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(message_ids)))
         return sorted((Owed.of(m) for m in rows), key=lambda o: o.id)
 

@@ -23,7 +23,7 @@ from dialogs.catalogue import Catalogue
 from sms_gateway import redis_client
 from sms_gateway.inbox import Inbox
 from sms_gateway.settings import Settings
-from storage.db import make_engine, session_factory
+from storage.db import make_engine, read_factory, session_factory
 from storage.phones import PhoneStore
 
 
@@ -48,6 +48,11 @@ class Services:
     sms: Sender  # the outbound gateway (outbound.gateway)
     rules: Rules
     clock: Clock = field(default=clock.SYSTEM)  # Tehran time and UTC for the handler and the jobs
+
+    @functools.cached_property
+    def reader(self) -> sessionmaker[Session]:
+        """Sessions that only read (on SQLite: no wait for the write lock); `db` for anything that writes."""
+        return read_factory(self.engine)
 
     @functools.cached_property
     def confirmed(self) -> Inbox:

@@ -42,7 +42,7 @@ def stranded(services: runtime.Services, grace_seconds: float, limit: int = SWEE
         .order_by(OutboundMessage.id)
         .limit(limit)
     )
-    with services.db() as db:
+    with services.reader() as db:
         rows = [Owed.of(m) for m in db.scalars(query)]
     return [o.id for o in rows if o.status != SENDING or claim_is_stale(services.redis, o, now, me="")]
 

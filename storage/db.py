@@ -40,13 +40,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 def _sqlite_begin(conn: Connection) -> None:
     """Every transaction starts here, before its first read: IMMEDIATE takes the write lock at once (waiting up
-    to the busy timeout), so a read-then-write transaction never fails on a snapshot another writer made stale;
-    WAL readers in other connections are not blocked."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    to the busy timeout), so a read-then-write transaction never fails on a snapshot another writer made stale.
+    A session of read_factory() only reads: a plain BEGIN, a WAL snapshot that waits for no writer."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "kontor_read_only"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read (a page, a status lookup, a scrape): on SQLite they never queue for the write lock."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:

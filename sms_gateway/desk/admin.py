@@ -27,7 +27,7 @@ def report_from_args() -> tuple[stats.Report, dict[str, str]]:
             bounds[name] = stats.parse_jalali(latin_digits(request.args.get(name, "")))
         except ValueError:
             bounds[name] = None
-    with current().db() as db:
+    with current().reader() as db:
         records = queries.stat_records(db)
     shown = {"by": by, "from": request.args.get("from", ""), "to": request.args.get("to", "")}
     return stats.summarise(records, by, bounds["from"], bounds["to"]), shown
@@ -73,7 +73,7 @@ def stats_csv() -> Response:
 @bp.get("/audit")
 @require("audit")
 def audit_page() -> Any:
-    with current().db() as db:
+    with current().reader() as db:
         entries = queries.audit_log(db)
     return render_template("audit.html", entries=entries)
 
@@ -97,6 +97,6 @@ def users_page() -> Any:
         except ValueError as exc:
             flash(str(exc), "error")
         return redirect(url_for("admin.users_page"))
-    with current().db() as db:
+    with current().reader() as db:
         people = all_users(db)
     return render_template("users.html", people=people, roles=ROLES)

@@ -84,7 +84,7 @@ def _signed_in() -> Response | None:
     g.user, g.now = None, utcnow()
     uid = session.get("uid")
     if isinstance(uid, int):
-        with current().db() as db:
+        with current().reader() as db:
             g.user = active_user(db, uid)
     if g.user is None and request.endpoint not in PUBLIC:
         session.pop("uid", None)

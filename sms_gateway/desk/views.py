@@ -42,7 +42,7 @@ def queue_page() -> Any:
         _jalali_arg("from"),
         _jalali_arg("to"),
     )
-    with current().db() as db:
+    with current().reader() as db:
         rows = queries.queue(db, wanted)
     return render_template(
         "queue.html",
@@ -87,7 +87,7 @@ def _show(row: Request, revealed: tuple[str, ...] = ()) -> Any:
     meter = _meter(row.bill_id)
     registers, usual = _registers(row, meter)
     energy = sum(float(r["use"]) for r in registers if r["name"] in ENERGY and r["use"] != "")
-    with current().db() as db:
+    with current().reader() as db:
         messages = queries.messages_about(db, row.dialog_id)
         decision = queries.decision_of(db, row.id)
         history = queries.history_of(db, row.id)
@@ -107,7 +107,7 @@ def _show(row: Request, revealed: tuple[str, ...] = ()) -> Any:
 
 
 def _row(request_id: int) -> Request:
-    with current().db() as db:
+    with current().reader() as db:
         row: Request | None = db.get(Request, request_id)
     if row is None:
         abort(404)
@@ -167,6 +167,6 @@ def attachment(request_id: int, index: int) -> Any:
 @require("read")
 def search() -> Any:
     text = request.args.get("q", "").strip()
-    with current().db() as db:
+    with current().reader() as db:
         rows = queries.search(db, text) if text else []
     return render_template("search.html", rows=rows, q=text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import pytest
@@ -11,7 +12,7 @@ from dialogs.ids import parse_tracking_number
 from dialogs.request import ConfirmedRequest
 from sms_gateway.jobs import new_tracking_number
 from storage import repository
-from storage.db import make_engine, session_factory, upgrade
+from storage.db import make_engine, read_factory, session_factory, upgrade
 from storage.models import OutboundMessage, Request
 
 NOW = datetime(2026, 11, 26, 9, 0)
@@ -111,3 +112,29 @@ def test_export_reads_in_batches(db) -> None:
             repository.store_request(s, payload(f"SM{i}"), new_tracking_number, NOW)
     with db() as s:
         assert [r.dialog_id for r in repository.all_requests(s, batch=3)] == [f"SM{i}" for i in range(7)]
+
+
+def test_a_reading_session_does_not_wait_for_a_writer(database_url: str) -> None:
+    """A status lookup or a desk page reads a snapshot (SQLite WAL, PostgreSQL MVCC) while the worker holds a write
+    transaction open: it neither waits for the write lock nor sees the uncommitted row."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    writer, reader = session_factory(engine), read_factory(engine)
+    seen: list[int] = []
+    try:
+        with writer.begin() as db:
+            repository.store_request(db, payload("SM-held"), new_tracking_number, NOW)
+            db.flush()  # the write lock is held from here to the end of the block
+
+            def read() -> None:
+                with reader() as r:
+                    seen.append(r.scalar(select(func.count()).select_from(Request)) or 0)
+
+            looker = threading.Thread(target=read)
+            looker.start()
+            looker.join(10)  # the busy timeout is 30 s: a reader queued for the lock would still be waiting
+            assert not looker.is_alive() and seen == [0]
+        with reader() as r:
+            assert r.scalar(select(func.count()).select_from(Request)) == 1
+    finally:
+        engine.dispose()
