@@ -28,7 +28,7 @@ def report_from_args() -> tuple[stats.Report, dict[str, str]]:
         except ValueError:
             bounds[name] = None
     with current().reader() as db:
-        records = queries.stat_records(db)
+        records = queries.stat_records(db, bounds["from"], bounds["to"])
     shown = {"by": by, "from": request.args.get("from", ""), "to": request.args.get("to", "")}
     return stats.summarise(records, by, bounds["from"], bounds["to"]), shown
 

@@ -109,7 +109,7 @@ def cmd_stats(settings: Settings, args: Any, out: TextIO) -> int:
         print("kontor stats: dates are Jalali, like 1405/01/01", file=sys.stderr)
         return 2
     with session_factory(make_engine(settings.database_url))() as db:
-        report = stats.summarise(queries.stat_records(db), args.by, start, end)
+        report = stats.summarise(queries.stat_records(db, start, end), args.by, start, end)
     rows = [stats.header(report)] + stats.table(report, args.lang)
     if args.format == "csv":
         csv.writer(out).writerows(rows)

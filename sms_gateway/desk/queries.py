@@ -34,11 +34,6 @@ def utc_midnight(day: jdatetime.date) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def company_code(bill_id: str) -> str:
-    """The distribution company's code: the three digits before the service digit (see dialogs/ids.py)."""
-    return bill_id[-5:-2]
-
-
 def queue(db: Session, wanted: QueueFilter) -> list[Request]:
     """Oldest first: the request that has waited longest is the next one to look at."""
     query = select(Request)
@@ -92,8 +87,9 @@ def decision_of(db: Session, request_id: int) -> DeskDecision | None:
     return db.scalar(select(DeskDecision).where(DeskDecision.request_id == request_id))
 
 
-def stat_records(db: Session) -> list[Record]:
-    """Every request with the time of its final status change (the end of the service)."""
+def stat_records(db: Session, start: jdatetime.date | None = None, end: jdatetime.date | None = None) -> list[Record]:
+    """The requests confirmed on Tehran days [start, end] (every one, without bounds), each with the time of its
+    final status change (the end of the service): a year's page reads that year, not every request ever."""
     final = (
         select(StatusChange.request_id, func.max(StatusChange.at).label("at"))
         .where(StatusChange.status.in_(FINAL))
@@ -105,6 +101,10 @@ def stat_records(db: Session) -> list[Record]:
         .outerjoin(final, final.c.request_id == Request.id)
         .order_by(Request.id)
     )
+    if start is not None:
+        query = query.where(Request.confirmed_at >= utc_midnight(start))
+    if end is not None:
+        query = query.where(Request.confirmed_at < utc_midnight(end + jdatetime.timedelta(days=1)))
     return [Record(confirmed, channel, status, at) for confirmed, channel, status, at in db.execute(query)]
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime
 
+import jdatetime
 import pytest
 from sqlalchemy import func, inspect, select
 
 from dialogs.ids import parse_tracking_number
 from dialogs.request import ConfirmedRequest
+from sms_gateway.desk.queries import stat_records
 from sms_gateway.jobs import new_tracking_number
 from storage import repository
 from storage.db import make_engine, read_factory, session_factory, upgrade
@@ -138,3 +141,16 @@ def test_a_reading_session_does_not_wait_for_a_writer(database_url: str) -> None
             assert r.scalar(select(func.count()).select_from(Request)) == 1
     finally:
         engine.dispose()
+
+
+def test_statistics_read_only_the_days_asked_for_cut_at_tehran_midnight(db) -> None:
+    def at(dialog: str, moment: str) -> ConfirmedRequest:
+        return dataclasses.replace(payload(dialog), confirmed_at=datetime.fromisoformat(moment))
+
+    with db.begin() as s:  # 1405/09/06 begins at 2026-11-26 20:30 UTC (Tehran is UTC+3:30)
+        for dialog, moment in (("SM-a", "2026-11-26T20:29:00+00:00"), ("SM-b", "2026-11-26T20:31:00+00:00")):
+            repository.store_request(s, at(dialog, moment), new_tracking_number, NOW)
+    day = jdatetime.date(1405, 9, 6)
+    with db() as s:
+        assert [r.jalali for r in stat_records(s, day, day)] == [day]  # 20:29 UTC is still the day before
+        assert len(stat_records(s, day - jdatetime.timedelta(days=1), day)) == 2 and len(stat_records(s)) == 2
