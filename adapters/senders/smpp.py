@@ -80,6 +80,14 @@ def outcome(client: redis.Redis, item_id: str, timeout: float) -> dict[str, Any]
     return None if raw is None else dict(json.loads(raw))
 
 
+# KEYS: claim, queue. ARGV: the item, KEEP_SECONDS. Queue the item unless it was queued already: one script, so a
+# claim never stands without its item in the queue (a timeout between two calls left the SMS claimed, never queued).
+_QUEUE_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+return 1
+"""
+
+
 class SmppSender:
     """Queues the SMS once per Kontor id (else per number and text) and waits for the SMSC's answer: a retry of the
     job waits for the same queued SMS, never queues a second one."""
@@ -89,12 +97,14 @@ class SmppSender:
 
     def __init__(self, client: redis.Redis, number: str, wait_seconds: float) -> None:
         self.client, self.number, self.wait_seconds = client, number, wait_seconds
+        self._queue_once = client.register_script(_QUEUE_ONCE)
 
     def send(self, to: str, body: str, local_id: str = "") -> str:
         item_id = item_id_of(to, body, local_id)
         try:
-            if self.client.set(claim_key(item_id), "1", nx=True, ex=KEEP_SECONDS):
-                self.client.rpush(QUEUE, Item.new(to, body, item_id, wait=True).dumps())
+            self._queue_once(
+                keys=[claim_key(item_id), QUEUE], args=[Item.new(to, body, item_id, wait=True).dumps(), KEEP_SECONDS]
+            )
             result = outcome(self.client, item_id, self.wait_seconds)
         except redis.RedisError as exc:
             raise TransientSendError(f"redis: {exc}") from exc
