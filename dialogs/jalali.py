@@ -78,7 +78,7 @@ def _number(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
-def _named(tokens: list[str], today: datetime.date) -> list[Candidate]:
+def _named(tokens: list[str]) -> list[Candidate]:
     """A month written as a word: `8 Azar 1405`, `۸ آذر ۱۴۰۵`, `1405 آذر 8`."""
     names = [t for t in tokens if not _number(t)]
     numbers = [t for t in tokens if _number(t)]
@@ -93,13 +93,13 @@ def _named(tokens: list[str], today: datetime.date) -> list[Candidate]:
     return [(y, month, int(x)), (x, month, int(y))] if day_first else [(x, month, int(y)), (y, month, int(x))]
 
 
-def _candidates(text: str, today: datetime.date) -> list[Candidate]:
+def _candidates(text: str) -> list[Candidate]:
     """Every way the typed text can be read as a date, the likeliest first."""
     text = normalize(text).casefold().strip(". ")
     if not text or len(text) > _LONGEST or "_" in text or not _SHAPE.fullmatch(text):
         raise Refused("date_format")
     tokens = _TOKEN.findall(text)
-    found = _numeric(tokens) if all(_number(t) for t in tokens) else _named(tokens, today)
+    found = _numeric(tokens) if all(_number(t) for t in tokens) else _named(tokens)
     return [c for c in found if len(c[0]) <= 2 or int(c[0]) in _JALALI_YEARS or int(c[0]) in _GREGORIAN_YEARS]
 
 
@@ -119,7 +119,7 @@ def parse_reading_date(text: str, today: datetime.date, not_before: datetime.dat
     A form that reads as two possible days is asked about, never guessed."""
     if latin_digits(text).strip() == "0":
         return today
-    candidates = _candidates(text, today)
+    candidates = _candidates(text)
     if not candidates:
         raise Refused("date_format")
     days: list[datetime.date] = []

@@ -75,7 +75,7 @@ class Link:
             esm_class=submit.esm,
             data_coding=submit.coding,
             short_message=submit.message,
-            registered_delivery=DELIVERY_RECEIPT,
+            registered_delivery=DELIVERY_RECEIPT if submit.receipt else 0,
         )
         client.send_pdu(pdu)
         return int(pdu.sequence)

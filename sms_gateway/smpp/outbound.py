@@ -58,6 +58,7 @@ class Submit:
     coding: int
     esm: int
     message: bytes
+    receipt: bool = True  # a delivery receipt asked for: only for SMS whose row waits for it (not dialog replies)
 
 
 class Outbound:
@@ -95,7 +96,7 @@ class Outbound:
         item_id, index = self.ready.popleft()
         p = self.pending[item_id]
         self.next_slot = max(now, self.next_slot) + 1.0 / max(self.cfg.per_second, 0.001)
-        return Submit(item_id, index, p.item.to, p.coding, p.esm, p.parts[index])
+        return Submit(item_id, index, p.item.to, p.coding, p.esm, p.parts[index], p.item.wait)
 
     def idle_seconds(self, longest: float) -> float:
         """How long the loop may wait for a PDU: until the next rate slot when parts are ready to go."""

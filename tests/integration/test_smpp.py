@@ -69,6 +69,7 @@ def test_gsm_and_ucs2_messages_reach_the_dialog_and_replies_come_back(smsc: Smsc
     assert reply.data_coding == 0 and reply.parts == 1
     persian = ask(smsc, "قرائت", 2)  # UCS2, data_coding 8: the dialog restarts in Persian
     assert "شناسه قبض" in persian and smsc.wait(PHONE, 2)[1].data_coding == 8
+    assert [s["registered_delivery"] for s in smsc.submits] == [0, 0]  # no receipt asked for a dialog's reply
 
 
 @pytest.mark.parametrize("how", [{"udh16": False}, {"udh16": True}, {"sar": True}], ids=["udh8", "udh16", "sar"])
@@ -153,6 +154,7 @@ def test_a_delivery_receipt_updates_the_outbound_status(smsc: Smsc, channel: run
             )
         )
     assert smsc.wait(PHONE, 1)[0].parts == 2
+    assert [s["registered_delivery"] for s in smsc.submits] == [1, 1]  # a worker's SMS asks for its receipts
     assert _wait_status(channel, "delivered") == "delivered"
 
 

@@ -121,7 +121,14 @@ class Smsc:
                 ev.reject(self.refuse.pop(0))
                 return
             message_id = f"sim{next(self.ids)}"
-            fields = ("destination_addr", "source_addr", "esm_class", "data_coding", "short_message")
+            fields = (
+                "destination_addr",
+                "source_addr",
+                "esm_class",
+                "data_coding",
+                "short_message",
+                "registered_delivery",
+            )
             self.submits.append({"id": message_id, **{name: getattr(ev, name) for name in fields}})
         ev.accept(message_id=message_id)
         if self.receipts and ev.session_id in self.esmes:
