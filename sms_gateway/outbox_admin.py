@@ -3,13 +3,14 @@ the cause is fixed (a number corrected, an opt-out withdrawn)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import IO
 
+from rq.job import Job
 from sqlalchemy import select, update
 
 from sms_gateway import runtime
 from sms_gateway.logs import mask_digits
+from sms_gateway.outbox import delivery_job_id
 from sms_gateway.settings import Settings
 from storage.models import FAILED, PENDING, OutboundMessage
 
@@ -35,9 +36,10 @@ def resend(settings: Settings, ids: list[int], every: bool, out: IO[str]) -> int
         query = query.where(OutboundMessage.id.in_(ids))
     with services.db.begin() as db:
         chosen = list(db.scalars(query.values(status=PENDING, error="", claimed_by="").returning(OutboundMessage.id)))
-    for message_id in chosen:
-        runtime.enqueue(
-            services, "sms_gateway.outbox.deliver", message_id, f"resend-{message_id}-{secrets.token_hex(4)}"
-        )
+    for job in Job.fetch_many([delivery_job_id(i) for i in chosen], connection=services.redis):
+        if job is not None:  # its failed predecessor: out of the registries before the id is used again
+            job.delete()
+    # the one delivery job id, as the sweep uses it: the sweep sees this job and queues no second one
+    runtime.enqueue_many(services, "sms_gateway.outbox.deliver", [(i, delivery_job_id(i)) for i in chosen])
     out.write(f"{len(chosen)} message(s) queued again\n")
     return 0 if chosen or every else 2

@@ -18,6 +18,7 @@ from adapters import clock
 from adapters.senders import AccountError, UncertainSendError
 from dialogs.request import ConfirmedRequest
 from sms_gateway import cli, jobs, outbox, runtime
+from sms_gateway.outbox import delivery_job_id
 from sms_gateway.worker import beat
 from storage import repository
 from storage.db import make_engine, session_factory, upgrade
@@ -203,6 +204,7 @@ def test_kontor_outbox_lists_failed_messages_and_resends_them(world, capsys: pyt
     with services.db() as db:
         assert db.get_one(OutboundMessage, message_id).status == "pending"
     assert services.queue.count >= 1  # handed to the worker; deliver as the worker would
+    assert delivery_job_id(message_id) in services.queue.job_ids  # the one delivery job id: the sweep adds none
     outbox.deliver(message_id)
     assert twilio.to(mobile) == ["to a number fixed later"]
     assert cli.main(["outbox", "resend", "999999", "--config", config]) == 2
