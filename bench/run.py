@@ -431,8 +431,11 @@ class Bench:
         per_step = [
             {
                 "message": body,
-                # a connection a web thread opened during this step says HELLO (and PING) once: not the step's cost
-                "round_trips": n - (setup := sum(c in CONNECTION_SETUP for c in s["commands"])),
+                # a connection a web thread opened during this step says HELLO (and PING) once, and its opening adds
+                # reads of its own: then the step's commands, as MONITOR saw them, without the handshake
+                "round_trips": s["round_trips"] - setup
+                if (setup := sum(c in CONNECTION_SETUP for c in s["commands"]))
+                else n,
                 "connection_setup": setup,
                 "commands": s["commands"],
                 "monitor_round_trips_upper_bound": s["round_trips"],
